@@ -1,0 +1,26 @@
+"""Errors that mean "the user asked for something wrong".
+
+The CLI turns any `DesignspaceError` into one line on stderr and exit status 2;
+anything else is a bug and keeps its traceback.
+"""
+
+
+class DesignspaceError(ValueError):
+    """A user mistake: bad spec, unknown name, malformed file, missing data."""
+
+
+class SpecError(DesignspaceError):
+    """A network spec that breaks a rule; the message names the field and the rule."""
+
+
+class UnknownNameError(DesignspaceError):
+    """An unknown model, space, data set or runner; the message suggests close names."""
+
+    def __init__(self, kind: str, name: str, known):
+        import difflib
+
+        close = difflib.get_close_matches(str(name).lower(), [k.lower() for k in known], n=3, cutoff=0.5)
+        lookup = {k.lower(): k for k in known}
+        hint = f"; did you mean {', '.join(lookup[c] for c in close)}?" if close else ""
+        super().__init__(f"unknown {kind} {name!r}{hint}")
+        self.name = name

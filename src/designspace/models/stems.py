@@ -1,0 +1,62 @@
+"""Stems: the first layers, before the stages (DESIGN section 1)."""
+from __future__ import annotations
+
+from torch import nn
+
+from ..complexity import Cx, batchnorm, conv, maxpool
+
+
+class SimpleStem(nn.Module):
+    """3x3 conv, stride 2, BN, ReLU: every RegNet (width 32)."""
+
+    def __init__(self, in_channels: int, width: int):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, width, 3, stride=2, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.relu(self.bn(self.conv(x)))
+
+    @staticmethod
+    def complexity(cx: Cx, in_channels, width) -> Cx:
+        return batchnorm(conv(cx, 3, in_channels, width, stride=2), width)
+
+
+class ResStem(nn.Module):
+    """7x7 conv stride 2, BN, ReLU, 3x3 max-pool stride 2: ResNe(X)t."""
+
+    def __init__(self, in_channels: int, width: int):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False)
+        self.bn = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.pool = nn.MaxPool2d(3, stride=2, padding=1)
+
+    def forward(self, x):
+        return self.pool(self.relu(self.bn(self.conv(x))))
+
+    @staticmethod
+    def complexity(cx: Cx, in_channels, width) -> Cx:
+        cx = batchnorm(conv(cx, 7, in_channels, width, stride=2), width)
+        return maxpool(cx, 3, 2, width)
+
+
+class CifarStem(nn.Module):
+    """3x3 conv stride 1, BN, ReLU: small images keep their resolution."""
+
+    def __init__(self, in_channels: int, width: int):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, width, 3, stride=1, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.relu(self.bn(self.conv(x)))
+
+    @staticmethod
+    def complexity(cx: Cx, in_channels, width) -> Cx:
+        return batchnorm(conv(cx, 3, in_channels, width, stride=1), width)
+
+
+STEMS = {"simple": SimpleStem, "resnet": ResStem, "cifar": CifarStem}
