@@ -101,13 +101,23 @@ REGNET_NAMES = list(REGNETX) + list(REGNETY)
 
 
 def canonical(name: str) -> str:
-    """A name folded for matching: lower case, '_' and '-' and '.' dropped."""
-    return re.sub(r"[-_.\s]", "", name.lower())
+    """A name folded for matching: 'RegNetY-1.6GF', 'regnet_y_1_6gf' and 'regnety_1.6gf' agree."""
+    key = re.sub(r"(\d)[._](\d+)([gm]f)", r"\1p\2\3", name.lower().strip())  # keep 1.6GF apart from 16GF
+    key = key.replace("p0gf", "gf")  # torchvision writes 8.0GF as 8gf
+    return re.sub(r"[-_.\s]", "", key)
+
+
+def _timm_code(name: str) -> str:
+    """timm's suffix: hundreds of MF with three digits (RegNetX-1.6GF -> regnetx_016)."""
+    size = name.split("-")[1]
+    mf = float(size[:-2]) * (1000 if size.endswith("GF") else 1)
+    return f"{name.split('-')[0].lower()}_{round(mf / 100):03d}"
 
 
 _CANON = {canonical(n): n for n in MODELS}
-# Aliases users type: regnetx_400mf (timm), regnet_x_400mf (torchvision), resnext50_32x4d, cifar_resnet20.
-_CANON.update({canonical(n.replace("ResNeXt-", "ResNeXt")): n for n in RESNETS})
+_CANON.update({canonical(_timm_code(n)): n for n in REGNET_NAMES})
+_CANON.update({canonical(f"resnext{d}_32x4d"): f"ResNeXt-{d}-32x4d" for d in (50, 101, 152)})
+_CANON.update({canonical(f"cifar_resnet{n[7:]}"): f"CIFAR-{n}" for n in CIFAR_RESNETS})
 
 
 def resolve_name(name: str) -> str:
