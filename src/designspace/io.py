@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 
 from .errors import DesignspaceError
@@ -63,10 +64,12 @@ def safe_torch_load(path, map_location="cpu"):
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
+        found = re.search(r"GLOBAL ([\w.]+)", str(e))
         first = str(e).strip().splitlines()[0] if str(e).strip() else "unsupported content"
+        detail = f"it would import {found.group(1)}" if found else first[:160]
         raise DesignspaceError(
             f"{path}: refused to load: the file holds pickled objects other than tensors and plain "
-            f"containers ({first[:160]})") from None
+            f"containers ({detail})") from None
     except (RuntimeError, EOFError, ValueError, OSError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DesignspaceError(f"{path}: not a readable checkpoint ({msg[:160]})") from None

@@ -54,11 +54,12 @@ def check_regnet_params(depth, w0, wa, wm, q: int = 8) -> None:
 def quantized_linear(depth: int, w0: int, wa: float, wm: float, q: int = 8, rounding: str = "pycls") -> RegNetWidths:
     """Facts 1-4: per-block widths and the stages they form (before compatibility)."""
     check_regnet_params(depth, w0, wa, wm, q)
-    # torchvision computes in float32; the paper/pycls in float64.
-    dtype = np.float32 if rounding == "torchvision" else np.float64
-    u = np.arange(depth, dtype=dtype) * dtype(wa) + dtype(w0)
-    k = np.round(np.log(u / dtype(w0)) / dtype(math.log(wm)))
-    w = np.round(dtype(w0) * np.power(dtype(wm), k) / q) * q
+    if rounding == "torchvision":
+        u, k, w = _torchvision_widths(depth, w0, wa, wm, q)
+    else:
+        u = np.arange(depth, dtype=np.float64) * wa + w0
+        k = np.round(np.log(u / w0) / math.log(wm))
+        w = np.round(w0 * np.power(wm, k) / q) * q
     widths, depths = np.unique(w.astype(np.int64), return_counts=True)
     return RegNetWidths(
         block_widths=w.astype(np.int64).tolist(),
@@ -67,6 +68,16 @@ def quantized_linear(depth: int, w0: int, wa: float, wm: float, q: int = 8, roun
         stage_widths=widths.tolist(),
         stage_depths=depths.tolist(),
     )
+
+
+def _torchvision_widths(depth, w0, wa, wm, q):
+    """torchvision's float32 torch arithmetic: numpy's float32 pow can land on the other side of a tie."""
+    import torch
+
+    u = torch.arange(depth, dtype=torch.float32, device="cpu") * wa + w0  # "cpu" even under a meta-device context
+    k = torch.round(torch.log(u / w0) / math.log(wm))
+    w = torch.round(torch.divide(w0 * torch.pow(wm, k), q)) * q
+    return u.double().numpy(), k.double().numpy(), w.double().numpy()
 
 
 def _make_divisible_torchvision(v: float, divisor: int) -> int:
