@@ -53,32 +53,33 @@ class StageSpec:
     se_ratio: float | None = None  # None: 0.25 for Y blocks, 0 otherwise
 
     def __post_init__(self):
+        # Samplers build thousands of specs a second: plain type checks keep this cheap.
         if self.se_ratio is None:
             object.__setattr__(self, "se_ratio", DEFAULT_SE_RATIO if self.block == "Y" else 0.0)
-        if isinstance(self.bottleneck_ratio, int) and not isinstance(self.bottleneck_ratio, bool):
-            object.__setattr__(self, "bottleneck_ratio", float(self.bottleneck_ratio))
-        if isinstance(self.se_ratio, int) and not isinstance(self.se_ratio, bool):
+        elif type(self.se_ratio) is int:
             object.__setattr__(self, "se_ratio", float(self.se_ratio))
+        if type(self.bottleneck_ratio) is int:
+            object.__setattr__(self, "bottleneck_ratio", float(self.bottleneck_ratio))
 
     def validate(self, where: str = "stage") -> None:
-        _check_int(where, "depth", self.depth, 1)
-        _check_int(where, "width", self.width, 1)
-        _check_int(where, "stride", self.stride, 1)
-        _check_int(where, "group_width", self.group_width, 1)
+        ints = (self.depth, self.width, self.stride, self.group_width)
+        if not all(type(v) is int and v >= 1 for v in ints):
+            for name in ("depth", "width", "stride", "group_width"):
+                _check_int(where, name, getattr(self, name), 1)
         if self.block not in BLOCK_TYPES:
             raise SpecError(f"{where}.block must be one of {', '.join(BLOCK_TYPES)}, got {self.block!r}")
         b = self.bottleneck_ratio
-        if not isinstance(b, float) or not math.isfinite(b) or b <= 0:
+        if not isinstance(b, float) or not 0.0 < b < math.inf:
             raise SpecError(f"{where}.bottleneck_ratio must be a positive number, got {b!r}")
         se = self.se_ratio
-        if not isinstance(se, float) or not (0.0 <= se < 1.0 or se == 1.0):
+        if not isinstance(se, float) or not 0.0 <= se <= 1.0:
             raise SpecError(f"{where}.se_ratio must be in [0, 1], got {se!r}")
         if self.block == "Y" and se <= 0:
             raise SpecError(f"{where}.se_ratio must be > 0 for a Y block, got {se}")
         if self.block in ("X", "R", "V") and se != 0:
             raise SpecError(f"{where}.se_ratio must be 0 for a {self.block} block (use block Y for SE), got {se}")
-        if self.block in ("X", "Y"):
-            w_b = bottleneck_width(self.width, b)
+        if self.block in "XY":
+            w_b = int(round(self.width / b))
             if w_b < 1:
                 raise SpecError(f"{where}: bottleneck width round({self.width}/{b}) is < 1")
             if w_b % self.group_width:
