@@ -1,0 +1,274 @@
+"""The sweep driver: sample every model, store it, then train the pending ones on a runner.
+
+The experiment is defined by the store: all specs are sampled and written before
+any training starts, so a resumed sweep trains exactly the models the first run
+drew. The driver is the store's only writer. Running it again on the same
+directory continues: rows a dead driver left `running` go back to `pending`, and a
+model whose run directory already holds a result is recorded, not trained again.
+
+    from designspace.sweep import run_sweep
+    summary = run_sweep("sweep.yaml", "sweeps/demo")            # resumes if sweeps/demo exists
+    summary = run_sweep(config, "sweeps/demo", runner="ray")
+
+The local runner starts its workers with the "spawn" method, so a script that
+calls run_sweep needs the usual `if __name__ == "__main__":` guard.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import sys
+import time
+from contextlib import contextmanager
+
+from ..errors import DesignspaceError
+from .config import SweepConfig, load_sweep_file
+from .store import DB_NAME, Store, db_path
+from .worker import finished_result, run_dir_for
+
+LOCK_FILE = ".driver.lock"
+_OWN_FILES = {DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", LOCK_FILE}
+
+
+def model_seed(sweep_seed: int, space: str, index: int) -> int:
+    """A training seed per model, stable across resumes and runners."""
+    digest = hashlib.sha256(f"{sweep_seed}:{space}:{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") % (2 ** 31)
+
+
+@contextmanager
+def driver_lock(sweep_dir: str):
+    """Hold an exclusive lock on the sweep directory: one driver, one writer."""
+    path = os.path.join(sweep_dir, LOCK_FILE)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise DesignspaceError(f"{sweep_dir}: another sweep driver (pid {other}) is running on this directory") \
+                from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)     # closing releases the lock (and the kernel releases it if we are killed)
+
+
+def driver_active(sweep_dir: str) -> bool:
+    """Whether a driver holds the directory's lock right now."""
+    path = os.path.join(sweep_dir, LOCK_FILE)
+    if not os.path.exists(path):
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def check_sweep_dir(config: SweepConfig, sweep_dir: str) -> bool:
+    """Refuse a directory holding another experiment or other files; True when it holds this sweep."""
+    if not os.path.exists(sweep_dir):
+        return False
+    if not os.path.isdir(sweep_dir):
+        raise DesignspaceError(f"{sweep_dir}: exists and is not a directory")
+    if os.path.exists(db_path(sweep_dir)):
+        store = Store.open_existing(sweep_dir, readonly=True)
+        try:
+            theirs, their_name = store.meta("fingerprint"), store.meta("name")
+        finally:
+            store.close()
+        if theirs != config.fingerprint():
+            raise DesignspaceError(
+                f"{sweep_dir}: holds a different sweep ({their_name!r}, fingerprint {theirs}; this file is "
+                f"{config.name!r}, fingerprint {config.fingerprint()}); refusing to mix two experiments: "
+                f"choose another --out")
+        return True
+    foreign = [n for n in os.listdir(sweep_dir) if n not in _OWN_FILES and not n.startswith(DB_NAME + ".creating")]
+    if foreign:
+        raise DesignspaceError(f"{sweep_dir}: not empty and holds no sweep store ({foreign[0]!r}, ...); "
+                               f"choose another --out")
+    return False
+
+
+def sample_rows(config: SweepConfig) -> list[dict]:
+    """Sample every space of the sweep (no training) -> store rows."""
+    from ..spaces import get_space
+
+    in_channels, num_classes, resolution = config.shape()
+    rows = []
+    for entry in config.spaces:
+        space = get_space(entry.name, resolution=resolution, num_classes=num_classes, in_channels=in_channels,
+                          **entry.options)
+        for sample in space.sample(entry.n, seed=config.seed, flops=entry.flops, params=entry.params,
+                                   acts=entry.acts):
+            rows.append({"space": entry.label, "index": int(sample.index), "spec": json.dumps(sample.spec.to_dict()),
+                         "values": json.dumps(sample.values), "flops": int(sample.flops),
+                         "params": int(sample.params), "acts": int(sample.acts), "resolution": int(resolution)})
+    return rows
+
+
+def _make_task(config: SweepConfig, sweep_dir: str, row, attempt: int) -> dict:
+    return {"space": row["space"], "index": int(row["idx"]), "attempt": attempt, "spec": json.loads(row["spec"]),
+            "run_dir": os.path.abspath(run_dir_for(sweep_dir, row["space"], int(row["idx"]))),
+            "seed": model_seed(config.seed, row["space"], int(row["idx"])), "data": config.data,
+            "recipe": config.recipe}
+
+
+def _recover(store: Store, sweep_dir: str) -> int:
+    """Record results a previous driver's workers finished but it did not store; reset stale `running` rows."""
+    recovered = 0
+    for row in store.rows(("pending", "running")):
+        result = finished_result(run_dir_for(sweep_dir, row["space"], int(row["idx"])))
+        if result is not None:
+            store.record_result(row["space"], int(row["idx"]), result)
+            recovered += 1
+    store.reset_running()
+    return recovered
+
+
+class _Progress:
+    def __init__(self, total: int, done: int, enabled: bool, label: str):
+        self.bar = None
+        if enabled:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                self.bar = tqdm(total=total, initial=done, desc=label, unit="model", file=sys.stderr,
+                                dynamic_ncols=True)
+
+    def update(self, counts: dict) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix({k: v for k, v in counts.items() if v}, refresh=False)
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (e.g. a scheduler's stop) cleans up like Ctrl-C."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:     # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_sweep(config_or_path, out_dir, runner=None, progress=True, retry_failed=False) -> dict:
+    """Sample (first run only) and train every pending model; returns a summary dict.
+
+    runner: a runner type overriding the file's; retry_failed: give `failed` models a fresh set of attempts.
+    """
+    config = config_or_path if isinstance(config_or_path, SweepConfig) else load_sweep_file(config_or_path)
+    if runner is not None:
+        config = config.with_runner(runner)
+    sweep_dir = os.fspath(out_dir)
+    exists = check_sweep_dir(config, sweep_dir)
+    rows = None if exists else sample_rows(config)     # sampling errors come before anything is written
+    os.makedirs(sweep_dir, exist_ok=True)
+    with driver_lock(sweep_dir):
+        if check_sweep_dir(config, sweep_dir):      # again under the lock: another driver may have made it
+            store = Store.open_existing(sweep_dir)
+        else:
+            rows = rows if rows is not None else sample_rows(config)
+            store = Store.create(sweep_dir, json.dumps(config.to_dict()), config.fingerprint(), config.name, rows)
+        try:
+            if retry_failed:
+                store.reset_failed()
+            return _drive(config, sweep_dir, store, progress)
+        finally:
+            store.close()
+
+
+def _drive(config: SweepConfig, sweep_dir: str, store: Store, progress: bool) -> dict:
+    from .runners import make_runner
+
+    started = time.time()
+    recovered = _recover(store, sweep_dir)
+    pending = list(store.rows("pending"))
+    total = len(store.rows())
+    finished = total - len(pending)
+    trained = 0
+    runner = make_runner(config.runner, sweep_dir, config.data) if pending else None
+    in_flight: dict = {}
+    bar = None
+    try:
+        with _sigterm_as_interrupt():
+            if runner is not None:
+                runner.start()
+                if progress:
+                    print(f"{config.name}: {total} models, {len(pending)} to train; {runner.describe()}",
+                          file=sys.stderr)
+            bar = _Progress(total, finished, progress, config.name)
+            queue = list(pending)
+            while queue or in_flight:
+                room = runner.capacity - len(in_flight)
+                batch = []
+                while queue and room > 0:
+                    row = queue.pop(0)
+                    attempt = store.mark_running(row["space"], int(row["idx"]))
+                    task = _make_task(config, sweep_dir, row, attempt)
+                    in_flight[(task["space"], task["index"])] = row
+                    batch.append(task)
+                    room -= 1
+                if batch:
+                    runner.submit(batch)
+                for answer in runner.poll(timeout=1.0):
+                    key = (answer["space"], int(answer["index"]))
+                    row = in_flight.pop(key, None)
+                    if row is None:
+                        continue
+                    if answer.get("fatal"):
+                        store.unmark_running(*key)
+                        raise DesignspaceError(answer["error"])
+                    if answer.get("ok"):
+                        store.record_result(*key, answer["result"])
+                        trained += 1
+                    elif store.mark_error(*key, answer.get("error") or "unknown error",
+                                          config.runner.max_attempts) == "pending":
+                        queue.append(row)
+                        continue
+                    counts = _status_counts(store)
+                    bar.update(counts)
+    finally:
+        if runner is not None:
+            runner.close()
+        for key in in_flight:     # interrupted attempts were not the models' fault
+            store.unmark_running(*key)
+        if bar is not None:
+            bar.close()
+    counts = _status_counts(store)
+    by_space: dict = {}
+    for (space, status), n in store.counts().items():
+        by_space.setdefault(space, {})[status] = n
+    wall = time.time() - started
+    return {"sweep": config.name, "dir": sweep_dir, "total": total, "counts": counts, "by_space": by_space,
+            "trained": trained, "recovered": recovered, "wall_time": wall,
+            "models_per_hour": trained / wall * 3600 if wall > 0 else 0.0}
+
+
+def _status_counts(store: Store) -> dict:
+    from .store import STATUSES
+
+    counts = dict.fromkeys(STATUSES, 0)
+    for (_, status), n in store.counts().items():
+        counts[status] += n
+    return counts

@@ -1,0 +1,54 @@
+"""Runners train sweep tasks somewhere and hand the answers back to the driver.
+
+Every runner has the same small interface, used only by the driver (the one writer):
+
+    runner = make_runner(config.runner, sweep_dir, data=config.data)
+    runner.start()
+    runner.capacity              # how many tasks may be in flight at once
+    runner.submit([task, ...])   # tasks as built by the driver (see sweep/worker.py)
+    runner.poll(timeout=1.0)     # -> list of answer dicts (a lost worker is an answer with ok=False)
+    runner.close()
+"""
+from __future__ import annotations
+
+import os
+
+from ...errors import UnknownNameError
+
+
+def usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def cuda_device_count(device: str) -> int:
+    """GPUs the runner may use: none when device is 'cpu'."""
+    if device == "cpu":
+        return 0
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device == "cuda" and count == 0:
+        from ...errors import DesignspaceError
+
+        raise DesignspaceError("runner: device is 'cuda' but no CUDA device is available")
+    return count
+
+
+def make_runner(runner_config, sweep_dir: str, data: dict):
+    kind = runner_config.type
+    if kind == "local":
+        from .local import LocalRunner
+
+        return LocalRunner(runner_config, sweep_dir, data)
+    if kind == "ray":
+        from .ray import RayRunner
+
+        return RayRunner(runner_config, sweep_dir, data)
+    if kind == "slurm":
+        from .slurm import SlurmRunner
+
+        return SlurmRunner(runner_config, sweep_dir, data)
+    raise UnknownNameError("runner", kind, ["local", "ray", "slurm"])

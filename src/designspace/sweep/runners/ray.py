@@ -1,0 +1,106 @@
+"""The Ray runner: one Ray task per model, fractional GPUs so K models share a GPU.
+
+Connects to an existing cluster (`address: auto` or `ray://host:10001`) or starts a
+local one. The sweep directory must be on a file system every node sees (the run
+directories hold the epoch checkpoints a retried task resumes from). Answers come
+back to the driver through Ray's object store; a worker killed mid-task surfaces
+as an error answer, and the driver's retry resumes from the checkpoint.
+
+    runner:
+      type: ray
+      models_per_gpu: 4        # num_gpus = 1/4 per task
+      threads_per_slot: 2      # num_cpus per task
+      slots: 64                # most tasks in flight (default: what the cluster holds)
+      ray: {address: auto}
+"""
+from __future__ import annotations
+
+from ..worker import train_task
+
+
+def _ray_train(task: dict) -> dict:
+    import torch
+
+    torch.set_num_threads(int(task.get("threads") or 1))
+    return train_task(task)
+
+
+class RayRunner:
+    def __init__(self, runner_config, sweep_dir: str, data: dict):
+        self.config = runner_config
+        self.settings = dict(runner_config.ray)
+        self.refs: dict = {}
+        self._started_ray = False
+        self.capacity = 1
+
+    def describe(self) -> str:
+        where = self.settings.get("address") or "a local Ray instance"
+        return f"ray runner on {where}: {self.capacity} task(s) in flight, {self.threads} CPU(s) each"
+
+    def start(self) -> None:
+        import ray
+
+        if not ray.is_initialized():
+            kwargs = {"include_dashboard": False, "ignore_reinit_error": True, "log_to_driver": False}
+            address = self.settings.get("address")
+            if address:
+                kwargs["address"] = address
+            else:
+                for key in ("num_cpus", "num_gpus"):
+                    if self.settings.get(key) is not None:
+                        kwargs[key] = self.settings[key]
+            ray.init(**kwargs)
+            self._started_ray = True
+        resources = ray.cluster_resources()
+        cpus, gpus = int(resources.get("CPU", 1)), int(resources.get("GPU", 0))
+        if self.config.device == "cpu":
+            gpus = 0
+        per_gpu = self.config.models_per_gpu
+        self.threads = self.config.threads_per_slot or 1
+        if gpus:
+            self.capacity = self.config.slots or gpus * per_gpu
+        else:
+            self.capacity = self.config.slots or max(1, cpus // self.threads)
+        self.device = "cuda" if gpus else "cpu"
+        self._remote = ray.remote(_ray_train).options(
+            num_cpus=self.threads, num_gpus=(1.0 / per_gpu) if gpus else 0, max_retries=0)
+
+    def submit(self, tasks: list) -> None:
+        for task in tasks:
+            task = {**task, "device": self.device, "threads": self.threads}
+            self.refs[self._remote.remote(task)] = task
+
+    def in_flight(self) -> int:
+        return len(self.refs)
+
+    def poll(self, timeout: float = 1.0) -> list:
+        import ray
+
+        if not self.refs:
+            return []
+        ready, rest = ray.wait(list(self.refs), num_returns=1, timeout=timeout)
+        if rest:    # collect everything else already finished, without waiting
+            ready += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
+        answers = []
+        for ref in ready:
+            task = self.refs.pop(ref)
+            try:
+                answers.append(ray.get(ref))
+            except Exception as e:  # noqa: BLE001 - a lost worker or task is this model's failed attempt
+                text = str(e).strip().splitlines()
+                answers.append({"space": task["space"], "index": task["index"], "attempt": task.get("attempt"),
+                                "ok": False, "result": None, "fatal": False,
+                                "error": f"{type(e).__name__}: {text[0] if text else ''}"[:500]})
+        return answers
+
+    def close(self) -> None:
+        import ray
+
+        for ref in list(self.refs):
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                pass
+        self.refs.clear()
+        if self._started_ray:
+            ray.shutdown()

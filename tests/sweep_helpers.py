@@ -1,0 +1,71 @@
+"""Shared pieces of the sweep tests: a tiny real sweep on a small Fashion-MNIST subset."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+FASHION = "/usr/share/datasets/fashion-mnist"
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+
+
+def have_fashion_mnist() -> bool:
+    return os.path.isfile(os.path.join(FASHION, "train-images-idx3-ubyte.gz"))
+
+
+def sweep_yaml(name="tiny", n=(2, 2), epochs=1, runner="type: local\n  slots: 2\n  threads_per_slot: 1",
+               train_subset=10, test_subset=5, max_attempts=2) -> str:
+    return textwrap.dedent(f"""\
+        name: {name}
+        seed: 0
+        flops: "0.5M:2M"
+        spaces:
+          - {{name: anynetx_a, n: {n[0]}, options: {{stem: cifar}}}}
+          - {{name: regnetx, n: {n[1]}, options: {{stem: cifar}}}}
+        data: {{name: fashion-mnist, train_subset: {train_subset}, test_subset: {test_subset}}}
+        recipe: {{epochs: {epochs}, batch_size: 32, channels_last: "off"}}
+        runner:
+          max_attempts: {max_attempts}
+        """) + f"  {runner}\n"
+
+
+def write_sweep(tmp_path, text, name="sweep.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def starts(run_dir) -> list:
+    path = os.path.join(run_dir, "starts.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def cli_env(**extra) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+def start_driver(sweep_file, out_dir, *extra, prefix=(), env=None, log=None):
+    """The sweep driver as its own process (so a test can kill it)."""
+    cmd = [*prefix, sys.executable, "-m", "designspace", "sweep", "run", str(sweep_file), "--out", str(out_dir),
+           "--no-progress", *extra]
+    return subprocess.Popen(cmd, env=env or cli_env(), stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def wait_for(condition, timeout, what, proc=None, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value is not None and value is not False:
+            return value
+        if proc is not None and proc.poll() is not None:
+            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            raise AssertionError(f"driver exited ({proc.returncode}) while waiting for {what}:\n{out[-3000:]}")
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
