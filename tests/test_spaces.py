@@ -81,7 +81,7 @@ def _check_constraints(space, samples, band=(None, None)):
             se = v.pop("se_ratio", 0.0)
             assert se == space.se_ratio
             assert regnet_spec(**v, se_ratio=se, stem=space.stem, in_channels=space.in_channels,
-                               num_classes=space.num_classes) == spec
+                               num_classes=space.num_classes, block="X" if se else space.block) == spec
             assert not quantized_linear(v["depth"], v["w0"], v["wa"], v["wm"]).skips_exponent
             if space.w0_equals_wa:
                 assert v["wa"] == v["w0"]

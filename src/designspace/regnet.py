@@ -111,8 +111,8 @@ def adjust_widths_groups(widths, bottleneck_ratios, group_widths, rounding: str 
 def regnet_spec(depth: int, w0: int, wa: float, wm: float, group_width: int, bottleneck_ratio: float = 1.0,
                 se_ratio: float = 0.0, q: int = 8, rounding: str = "pycls", stem: str = "simple",
                 stem_width: int = 32, in_channels: int = 3, num_classes: int = 1000, head_width: int = 0,
-                stride: int = 2, name: str | None = None) -> NetSpec:
-    """The NetSpec of RegNet(d, w0, wa, wm, b, g) (Y when se_ratio > 0)."""
+                stride: int = 2, name: str | None = None, block: str = "X") -> NetSpec:
+    """The NetSpec of RegNet(d, w0, wa, wm, b, g) (Y when se_ratio > 0; `block` R or V for the block study)."""
     if not isinstance(group_width, (int, np.integer)) or isinstance(group_width, bool) or group_width < 1:
         raise SpecError(f"regnet group_width must be an integer >= 1, got {group_width!r}")
     if not isinstance(bottleneck_ratio, (int, float)) or bottleneck_ratio <= 0:
@@ -120,7 +120,7 @@ def regnet_spec(depth: int, w0: int, wa: float, wm: float, group_width: int, bot
     rw = quantized_linear(depth, w0, wa, wm, q, rounding)
     n = rw.num_stages
     widths, groups = adjust_widths_groups(rw.stage_widths, [bottleneck_ratio] * n, [group_width] * n, rounding)
-    block = "Y" if se_ratio > 0 else "X"
+    block = "Y" if se_ratio > 0 else block
     stages = tuple(
         StageSpec(depth=int(d), width=int(w), stride=stride, bottleneck_ratio=float(bottleneck_ratio),
                   group_width=int(g), block=block, se_ratio=float(se_ratio))

@@ -2,6 +2,7 @@
 
     designspace sweep run examples/paper/a_vs_b.yaml --out sweeps/a_vs_b      # run again to resume
     designspace sweep run sweep.yaml --runner ray
+    designspace sweep run examples/paper/a_vs_b.yaml --profile fashion-mnist   # small scale, one switch
     designspace sweep status sweeps/a_vs_b [--json]
     designspace sweep export sweeps/a_vs_b --out a_vs_b.parquet               # or .csv / .jsonl
 """
@@ -19,6 +20,8 @@ def register(subparsers) -> None:
     run_p.add_argument("sweep_file", metavar="SWEEP.yaml")
     run_p.add_argument("--out", metavar="DIR", help="sweep directory (default: sweeps/<sweep name>)")
     run_p.add_argument("--runner", choices=["local", "ray", "slurm"], help="override the file's runner type")
+    run_p.add_argument("--profile", metavar="NAME",
+                       help="apply one of the file's profiles (e.g. the paper files' fashion-mnist or cifar10 scale)")
     run_p.add_argument("--retry-failed", action="store_true", help="give failed models a fresh set of attempts")
     run_p.add_argument("--no-progress", action="store_true", help="no progress bar")
     status_p = sub.add_parser("status", help="counts per status and space, throughput, time left")
@@ -34,7 +37,7 @@ def run(args) -> int:
     if args.sweep_command == "run":
         from ..sweep import load_sweep_file, run_sweep
 
-        config = load_sweep_file(args.sweep_file)
+        config = load_sweep_file(args.sweep_file, profile=args.profile)
         out_dir = args.out or os.path.join("sweeps", config.name)
         summary = run_sweep(config, out_dir, runner=args.runner, progress=not args.no_progress,
                             retry_failed=args.retry_failed)

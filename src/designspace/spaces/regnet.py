@@ -51,9 +51,15 @@ class RegNetSpace(DesignSpace):
     max_batch = 16384  # (batch x depth) float arrays
 
     def __init__(self, name: str, distributions: dict | None = None, se_ratio: float = 0.0,
-                 w0_equals_wa: bool = False, limit_params_acts: bool = False, **frame):
+                 w0_equals_wa: bool = False, limit_params_acts: bool = False, block: str = "X", **frame):
         super().__init__(name, **frame)
+        if block not in ("X", "R", "V"):
+            raise DesignspaceError(f"space {name}: block must be X, R or V (Y is X with se_ratio), got {block!r}")
+        if block != "X" and se_ratio:
+            raise DesignspaceError(f"space {name}: SE is only defined for X blocks")
         dists = paper_distributions()
+        if block != "X":  # R and V blocks have no bottleneck and no groups
+            dists.update(bottleneck_ratio=Fixed(1.0), group_width=Fixed(1))
         unknown = sorted(set(distributions or {}) - set(PARAMETERS))
         if unknown:
             raise DesignspaceError(f"space {name}: unknown parameter(s) {', '.join(unknown)} (known: {', '.join(PARAMETERS)})")
@@ -69,7 +75,7 @@ class RegNetSpace(DesignSpace):
             raise DesignspaceError(f"space {name}: se_ratio must be in [0, 1], got {se_ratio}")
         self.dists, self.w0_equals_wa, self.limit_params_acts = dists, bool(w0_equals_wa), bool(limit_params_acts)
         self.se_ratio = float(se_ratio)
-        self.block = "Y" if self.se_ratio > 0 else "X"
+        self.block = "Y" if self.se_ratio > 0 else block
         used = [p for p in PARAMETERS if not (p == "wa" and self.w0_equals_wa)]
         self.free_parameters = [f"{p}: {dists[p]!r}" for p in used if not isinstance(dists[p], Fixed)]
         self.constraints = [f"{p} = {dists[p].values[0]:g}" for p in used if isinstance(dists[p], Fixed)]
@@ -134,6 +140,8 @@ def builtin_regnet_spaces() -> dict:
     wm2 = {"wm": LogUniform(2, 3, 0.001, "wm")}
     return {
         "regnetx": space("regnetx", "RegNetX: d, w0, wa, wm, b, g (paper ranges), 4 stages", "anynetx_e"),
+        "regnet_r": space("regnet_r", "RegNet with R blocks (residual basic, two 3x3): d, w0, wa, wm", None, block="R"),
+        "regnet_v": space("regnet_v", "RegNet with V blocks (vanilla, no residual): d, w0, wa, wm", None, block="V"),
         "regnety": space("regnety", "RegNetY: RegNetX with squeeze-excitation (ratio 0.25)", None, se_ratio=0.25),
         "regnetx_c": space("regnetx_c", "Constrained RegNetX: b = 1, d <= 40, wm >= 2, params and acts limits",
                            "regnetx", limit_params_acts=True,

@@ -261,8 +261,50 @@ def _parse_runner(raw, where: str) -> RunnerConfig:
         device=device, ray=dict(ray), slurm=dict(slurm))
 
 
-def load_sweep_file(path) -> SweepConfig:
-    """Read and validate a sweep file; any problem is one DesignspaceError naming the file."""
+_PROFILE_KEYS = _TOP_KEYS + ("n", "space_options")
+
+
+def apply_profile(raw: dict, profile: str | None, where: str) -> dict:
+    """The sweep file with one of its `profiles` applied (the "one switch" from paper to small scale).
+
+    A profile overrides top-level keys; `data`, `recipe` and `runner` are merged key by key;
+    `n` sets every space's n and `space_options` is merged into every space's options:
+
+        profiles:
+          fashion-mnist: {data: {name: fashion-mnist}, resolution: 28, flops: "1M:2M", n: 20,
+                          recipe: {epochs: 2}, space_options: {stem: simple}}
+    """
+    profiles = raw.get("profiles") or {}
+    _reject_unknown(profiles, list(profiles), f"{where}: profiles")  # must be a mapping
+    out = {k: v for k, v in raw.items() if k != "profiles"}
+    if profile is None:
+        return out
+    if profile not in profiles:
+        raise DesignspaceError(f"{where}: {UnknownNameError('profile', profile, list(profiles) or ['(none defined)'])}")
+    over = profiles[profile]
+    _reject_unknown(over, _PROFILE_KEYS, f"{where}: profiles: {profile}")
+    spaces = out.get("spaces")
+    for key, value in over.items():
+        if key in ("n", "space_options"):
+            if not isinstance(spaces, list) or not all(isinstance(e, dict) for e in spaces):
+                raise DesignspaceError(f"{where}: spaces: expected a list of {{name, n}} entries")
+            if key == "n":
+                spaces = [dict(e, n=value) for e in spaces]
+            else:
+                _reject_unknown(value, list(value) if isinstance(value, dict) else [], f"{where}: profiles: {profile}: space_options")
+                spaces = [dict(e, options={**(e.get("options") or {}), **value}) for e in spaces]
+            out["spaces"] = spaces
+        elif key in ("data", "recipe", "runner") and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+            spaces = out.get("spaces")
+    out["name"] = f"{out.get('name') or os.path.splitext(os.path.basename(where))[0]}-{profile}"
+    return out
+
+
+def load_sweep_file(path, profile: str | None = None) -> SweepConfig:
+    """Read and validate a sweep file (with `profile` applied); any problem is one DesignspaceError naming the file."""
     import yaml
 
     path = os.fspath(path)
@@ -281,6 +323,7 @@ def load_sweep_file(path) -> SweepConfig:
     if not isinstance(raw, dict):
         raise DesignspaceError(f"{path}: a sweep file is a mapping with 'spaces', 'data', 'recipe', 'runner'")
     default_name = os.path.splitext(os.path.basename(path))[0]
+    raw = apply_profile(raw, profile, path)
     config = SweepConfig.from_dict(raw, where=path, default_name=default_name,
                                    base_dir=os.path.dirname(os.path.abspath(path)))
     return dataclasses.replace(config, source=os.path.abspath(path))
