@@ -1,0 +1,170 @@
+"""The training recipe: optimizer, schedule, regularization (DESIGN section 5).
+
+    from designspace.train import Recipe
+    recipe = Recipe(epochs=10, batch_size=256, lr=0.1)     # lr is the rate at batch 128: 0.2 is used at 256
+    recipe.lr_at(step=500, steps_per_epoch=390)            # half-period cosine, per iteration
+
+Defaults are the paper's low-epoch regime: SGD momentum 0.9, lr 0.1 at batch 128
+scaled linearly with the batch, weight decay 5e-5, half-period cosine, no warmup,
+random crop (pad 4) + flip for small images.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+from ..errors import DesignspaceError
+
+REFERENCE_BATCH = 128
+NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.1  # at batch REFERENCE_BATCH; scaled linearly with batch_size
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-5
+    exclude_norm_and_bias_from_decay: bool = False  # by parameter type: norm layers' weights and every bias
+    warmup_epochs: float = 0
+    warmup_factor: float = 0.1  # lr multiplier at step 0 of the warmup, rising linearly to 1
+    min_lr: float = 0.0  # as a fraction of the peak lr
+    label_smoothing: float = 0.0
+    augment: bool = True  # random crop (pad) + flip for small images; Inception crop + flip for ImageNet
+    crop_padding: int = 4
+    ema_decay: float = 0.0  # 0: no EMA; e.g. 0.999 keeps an exponential moving average of the weights
+    zero_init_last_bn: bool = False
+    eval_batch_size: int = 1024
+    amp: bool = True  # bf16 autocast on CUDA (CPU runs stay fp32)
+    channels_last: str = "auto"  # "auto" (measured per model), "on", "off"
+    cuda_graph: bool = False  # capture the whole training step in a CUDA graph (GPU, in-memory data)
+    fast_loader: bool = True  # device-resident data for in-memory data sets
+    workers: int = 4  # DataLoader workers for streamed data
+
+    def __post_init__(self):
+        def need(cond, text):
+            if not cond:
+                raise DesignspaceError(f"recipe: {text}")
+
+        need(isinstance(self.epochs, int) and self.epochs >= 1, f"epochs must be an integer >= 1, got {self.epochs!r}")
+        need(isinstance(self.batch_size, int) and self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size!r}")
+        need(self.lr > 0 and math.isfinite(self.lr), f"lr must be positive, got {self.lr!r}")
+        need(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum!r}")
+        need(not self.nesterov or self.momentum > 0, "nesterov needs momentum > 0")
+        need(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        need(0 <= self.warmup_epochs <= self.epochs, f"warmup_epochs must be in [0, epochs], got {self.warmup_epochs!r}")
+        need(0 < self.warmup_factor <= 1, f"warmup_factor must be in (0, 1], got {self.warmup_factor!r}")
+        need(0 <= self.min_lr < 1, f"min_lr must be in [0, 1), got {self.min_lr!r}")
+        need(0 <= self.label_smoothing < 1, f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        need(0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay!r}")
+        need(self.crop_padding >= 0, f"crop_padding must be >= 0, got {self.crop_padding!r}")
+        need(self.channels_last in ("auto", "on", "off"), f"channels_last must be auto, on or off, got {self.channels_last!r}")
+
+    @property
+    def peak_lr(self) -> float:
+        """The lr actually used at the top of the schedule: lr * batch_size / 128."""
+        return self.lr * self.batch_size / REFERENCE_BATCH
+
+    def lr_at(self, step: int, steps_per_epoch: int) -> float:
+        """Learning rate at iteration `step` (0-based): linear warmup, then half-period cosine to min_lr."""
+        total = self.epochs * steps_per_epoch
+        warmup = int(round(self.warmup_epochs * steps_per_epoch))
+        progress = min(step, total) / total
+        lr = self.peak_lr * (self.min_lr + (1 - self.min_lr) * 0.5 * (1 + math.cos(math.pi * progress)))
+        if step < warmup:
+            alpha = step / warmup
+            lr *= self.warmup_factor * (1 - alpha) + alpha
+        return lr
+
+    def lr_table(self, steps_per_epoch: int, device=None) -> torch.Tensor:
+        """Every step's lr as a float32 tensor (indexed on the device inside a captured step)."""
+        values = [self.lr_at(s, steps_per_epoch) for s in range(self.epochs * steps_per_epoch + 1)]
+        return torch.tensor(values, dtype=torch.float32, device=device)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Recipe":
+        if not isinstance(data, dict):
+            raise DesignspaceError(f"recipe must be a mapping, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise DesignspaceError(f"recipe: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        return cls(**data)
+
+
+def parameter_groups(model: nn.Module, weight_decay: float, exclude_norm_and_bias: bool):
+    """[(params, weight_decay)]: normalization layers' parameters and biases are found by module type and role."""
+    decay, no_decay = [], []
+    seen = set()
+    for module in model.modules():
+        for role, param in module.named_parameters(recurse=False):
+            if id(param) in seen or not param.requires_grad:
+                continue
+            seen.add(id(param))
+            skip = exclude_norm_and_bias and (isinstance(module, NORM_TYPES) or role == "bias")
+            (no_decay if skip else decay).append(param)
+    groups = [(decay, weight_decay)]
+    if no_decay:
+        groups.append((no_decay, 0.0))
+    return [(params, wd) for params, wd in groups if params]
+
+
+class SGD:
+    """SGD with momentum (torch.optim.SGD semantics, dampening 0) driven by an lr tensor.
+
+    The lr is a 0-dim tensor on the parameters' device, so the whole update is a
+    handful of foreach kernels with no host synchronization: it can be captured
+    in a CUDA graph together with the forward and backward passes.
+    """
+
+    def __init__(self, groups, momentum: float = 0.9, nesterov: bool = False):
+        self.groups = [(list(params), float(wd)) for params, wd in groups]
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.buffers = [[torch.zeros_like(p, memory_format=torch.preserve_format) for p in params]
+                        for params, _ in self.groups]
+
+    @property
+    def params(self):
+        return [p for params, _ in self.groups for p in params]
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self, lr: torch.Tensor):
+        for (params, wd), buffers in zip(self.groups, self.buffers):
+            pairs = [(p, b) for p, b in zip(params, buffers) if p.grad is not None]
+            if not pairs:
+                continue
+            params_g, bufs = [p for p, _ in pairs], [b for _, b in pairs]
+            grads = [p.grad for p in params_g]
+            if wd:
+                grads = torch._foreach_add(grads, params_g, alpha=wd)
+            if self.momentum:
+                torch._foreach_mul_(bufs, self.momentum)
+                torch._foreach_add_(bufs, grads)
+                update = torch._foreach_add(grads, bufs, alpha=self.momentum) if self.nesterov else bufs
+            else:
+                update = grads
+            torch._foreach_add_(params_g, torch._foreach_mul(update, -lr))
+
+    def state_dict(self) -> dict:
+        return {"momentum_buffers": [b.detach().clone() for bufs in self.buffers for b in bufs]}
+
+    def load_state_dict(self, state: dict) -> None:
+        flat = [b for bufs in self.buffers for b in bufs]
+        saved = state["momentum_buffers"]
+        if len(saved) != len(flat) or any(a.shape != b.shape for a, b in zip(saved, flat)):
+            raise DesignspaceError("optimizer state does not match the model's parameters")
+        with torch.no_grad():
+            for b, s in zip(flat, saved):
+                b.copy_(s)
