@@ -129,6 +129,19 @@ class DataConfig:
         roots += list(info.default_roots)
         return list(dict.fromkeys(roots))
 
+    def require_root(self) -> str | None:
+        """The first existing root (None for synthetic data), or the one-line missing-data error.
+
+        Cheap (no files are read), so a sweep can check before it writes anything.
+        """
+        if self.name == "synthetic":
+            return None
+        roots = self.candidate_roots()
+        for root in roots:
+            if os.path.isdir(root):
+                return root
+        raise self.missing_error(roots)
+
     def missing_error(self, looked: list[str], detail: str = "") -> DesignspaceError:
         info = self.info
         where = ", ".join(looked) if looked else f"no location (there is no default folder for {info.name})"

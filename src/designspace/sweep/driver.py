@@ -182,6 +182,8 @@ def run_sweep(config_or_path, out_dir, runner=None, progress=True, retry_failed=
         config = config.with_runner(runner)
     sweep_dir = os.fspath(out_dir)
     exists = check_sweep_dir(config, sweep_dir)
+    if not exists:
+        config.data_config().require_root()          # a missing data set, too, before anything is written
     rows = None if exists else sample_rows(config)     # sampling errors come before anything is written
     os.makedirs(sweep_dir, exist_ok=True)
     with driver_lock(sweep_dir):

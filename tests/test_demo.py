@@ -1,0 +1,93 @@
+"""The main job: `designspace demo` end to end (small), interrupted with SIGKILL and resumed."""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from designspace.demo import PRESETS, SPACES, STUDY_PAIRS, demo_config, estimate_compute, format_summary
+
+FASHION = "/usr/share/datasets/fashion-mnist"
+
+
+def test_every_preset_is_a_valid_sweep():
+    for preset in PRESETS:
+        config = demo_config(preset, data_dir="/nonexistent")
+        assert [s.name for s in config.spaces] == list(SPACES)
+        assert config.recipe["epochs"] >= 1
+    assert demo_config("cifar10").spaces[0].n == 100 and demo_config("imagenet").spaces[0].n == 500
+    assert demo_config("imagenet").spaces[0].flops == (360_000_000, 400_000_000)
+
+
+def test_compute_estimate_by_hand():
+    est = estimate_compute(demo_config("imagenet"), "imagenet")
+    assert est["models"] == 3000 and est["epochs"] == 10
+    passes = 3000 * 10 * (1_281_167 + 50_000 / 3)
+    assert est["image_passes"] == pytest.approx(passes)
+    assert est["multiply_adds"] == pytest.approx(passes * 3 * 380e6)
+    small = estimate_compute(demo_config("fashion-mnist", n=2), "fashion-mnist")
+    assert (small["models"], small["train_images"], small["test_images"]) == (12, 10_000, 3_000)
+
+
+def test_missing_data_is_one_line_and_writes_nothing(run_cli, tmp_path):
+    out = tmp_path / "demo"
+    rc, _, err = run_cli("demo", "--preset", "cifar10", "--data-dir", tmp_path / "nope", "--out", out, "--no-progress")
+    assert rc == 2 and "cifar10 not found" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def _done(db):
+    """(space, index) of the models the store holds as done."""
+    if not os.path.exists(db):
+        return set()
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+            return set(con.execute("select space, idx from models where status = 'done'").fetchall())
+    except sqlite3.Error:
+        return set()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir(FASHION), reason="Debian's dataset-fashion-mnist is not installed")
+def test_demo_small_killed_and_resumed(tmp_path):
+    out = tmp_path / "demo"
+    cmd = [sys.executable, "-m", "designspace", "demo", "--n", "2", "--epochs", "1", "--out", str(out), "--no-progress"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    db = out / "results.db"
+    deadline = time.time() + 300
+    while len(_done(db)) < 3 and time.time() < deadline and first.poll() is None:
+        time.sleep(0.5)
+    assert first.poll() is None, "the demo finished before it could be interrupted"
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    done_before = _done(db)
+    assert 3 <= len(done_before) < 12
+
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    from designspace.sweep import read_results
+
+    frame = read_results(out)
+    assert len(frame) == 12 and set(frame["status"]) == {"done"}
+    assert sorted(frame["space"].unique()) == sorted(SPACES)
+    assert frame["best_error"].between(0, 100).all()
+    # No finished result lost, none trained again; only the (at most 2) models in flight at the kill restart.
+    starts = {(s, i): len((out / "runs" / s / str(i) / "starts.jsonl").read_text().splitlines())
+              for s, i in zip(frame["space"], frame["index"])}
+    assert all(starts[key] == 1 for key in done_before)
+    assert sum(starts.values()) <= 12 + 2
+
+    report = (out / "report.html").read_text()
+    assert all(space in report for space in SPACES) and "http://" not in report and "https://" not in report
+    text = second.stdout
+    assert f"report: {out / 'report.html'}" in text
+    for space in SPACES:
+        assert any(line.startswith(space) for line in text.splitlines())
+    for ref, other in STUDY_PAIRS:
+        assert f"{other} (2 finished models) vs {ref} (2)" in text
+    assert "KS" in text and "best d [95% CI]" in text and "best wm [95% CI]" in text
