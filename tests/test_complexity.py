@@ -6,7 +6,6 @@ from torch import nn
 
 from designspace import build_model, complexity, get_spec
 from designspace.complexity import Cx
-from designspace.models import AnyNet
 from designspace.spec import NetSpec, StageSpec
 from designspace.zoo import MODELS
 

@@ -1,5 +1,4 @@
 """The main job: `designspace demo` end to end (small), interrupted with SIGKILL and resumed."""
-import json
 import os
 import signal
 import sqlite3
@@ -9,7 +8,7 @@ import time
 
 import pytest
 
-from designspace.demo import PRESETS, SPACES, STUDY_PAIRS, demo_config, estimate_compute, format_summary
+from designspace.demo import PRESETS, SPACES, STUDY_PAIRS, demo_config, estimate_compute
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 

@@ -116,9 +116,15 @@ def test_failing_model_is_retried_then_failed_and_missing_data_stops_cleanly(tmp
     assert (retried.status == "done").all() and retried.loc[("anynetx_a", 1), "attempts"] == 1
     assert retried.loc[("anynetx_a", 0), "finished_at"] == frame.loc[("anynetx_a", 0), "finished_at"]
 
-    # A data set that is not there stops the sweep with one line; no attempt is charged to any model.
+    # A data folder that does not exist is refused before anything is written.
     missing = write_sweep(tmp_path, sweep_yaml(name="nodata", n=(1, 1), runner="type: local\n  slots: 1").replace(
         "name: fashion-mnist,", f"name: fashion-mnist, root: {tmp_path / 'nowhere'},"), name="nodata.yaml")
+    assert main(["sweep", "run", str(missing), "--out", str(tmp_path / "nodata"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "nowhere" in err and err.count("\n") == 1
+    assert not (tmp_path / "nodata").exists()
+    # A folder without the files stops the sweep in the worker with one line; no attempt is charged.
+    (tmp_path / "nowhere").mkdir()
     assert main(["sweep", "run", str(missing), "--out", str(tmp_path / "nodata"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "nowhere" in err and err.count("\n") == 1

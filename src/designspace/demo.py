@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import os
 
-from .errors import DesignspaceError
 
 SPACES = ("anynetx_a", "anynetx_b", "anynetx_c", "anynetx_d", "anynetx_e", "regnetx")
 # The comparisons the paper made (section 3); each pair is (reference, refined).

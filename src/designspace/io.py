@@ -45,6 +45,20 @@ def atomic_write_json(path, obj, **kw) -> None:
     atomic_write_text(path, json.dumps(obj, **kw) + "\n")
 
 
+def read_jsonl(path, what: str = "file"):
+    """(line number, record) for each non-blank line of a JSON-lines file; one-line errors."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DesignspaceError(f"{path}: no such {what}")
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if line.strip():
+                try:
+                    yield n, json.loads(line)
+                except ValueError:
+                    raise DesignspaceError(f"{path}: line {n} is not JSON") from None
+
+
 def atomic_torch_save(obj, path) -> None:
     import io as _io
 

@@ -10,14 +10,13 @@ from the data (sweep, space, model) is HTML-escaped.
 from __future__ import annotations
 
 import html
-import json
 import os
 import time
 
 import numpy as np
 
 from ..errors import DesignspaceError
-from ..io import atomic_write_text
+from ..io import atomic_write_text, read_jsonl
 from . import plots
 from .analyze import canonical_order, summarize
 from .complexity import runtime_model
@@ -140,22 +139,13 @@ def _metric_grid(summary: dict, entry: dict, index: int) -> str:
 def load_runtime(path) -> list[dict]:
     """Records written by `designspace bench runtime` (JSON lines)."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise DesignspaceError(f"{path}: no such runtime file")
     records = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                raise DesignspaceError(f"{path}: line {n} is not JSON") from None
-            if isinstance(rec, dict) and rec.get("status") == "oom":
-                continue  # did not fit in memory: nothing measured
-            if not isinstance(rec, dict) or not all(k in rec for k in ("flops", "acts", "forward_s")):
-                raise DesignspaceError(f"{path}: line {n} lacks flops, acts or forward_s")
-            records.append(rec)
+    for n, rec in read_jsonl(path, "runtime file"):
+        if isinstance(rec, dict) and rec.get("status") == "oom":
+            continue  # did not fit in memory: nothing measured
+        if not isinstance(rec, dict) or not all(k in rec for k in ("flops", "acts", "forward_s")):
+            raise DesignspaceError(f"{path}: line {n} lacks flops, acts or forward_s")
+        records.append(rec)
     if len(records) < 3:
         raise DesignspaceError(f"{path}: the runtime model needs at least 3 measured models, got {len(records)}")
     return records

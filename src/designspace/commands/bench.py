@@ -26,21 +26,14 @@ def load_specs(path_or_name: str) -> list[tuple[str, object]]:
     from .info import resolve_spec
 
     if path_or_name.endswith(".jsonl"):
-        if not os.path.isfile(path_or_name):
-            raise DesignspaceError(f"{path_or_name}: no such file")
+        from ..io import read_jsonl
+
         specs = []
-        with open(path_or_name, encoding="utf-8") as f:
-            for n, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    raise DesignspaceError(f"{path_or_name}: line {n} is not JSON") from None
-                spec = NetSpec.from_dict(rec["spec"] if isinstance(rec, dict) and "spec" in rec else rec)
-                info = rec if isinstance(rec, dict) else {}
-                label = spec.name or f"{info.get('space', 'model')}#{info.get('index', n - 1)}"
-                specs.append((label, spec))
+        for n, rec in read_jsonl(path_or_name):
+            spec = NetSpec.from_dict(rec["spec"] if isinstance(rec, dict) and "spec" in rec else rec)
+            info = rec if isinstance(rec, dict) else {}
+            label = spec.name or f"{info.get('space', 'model')}#{info.get('index', n - 1)}"
+            specs.append((label, spec))
         if not specs:
             raise DesignspaceError(f"{path_or_name}: no specs in the file")
         return specs
