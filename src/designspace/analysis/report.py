@@ -44,7 +44,7 @@ h1{font-size:1.6em;margin-bottom:0.2em} h2{border-bottom:1px solid #ccc;padding-
 h3{font-size:1.05em;margin-bottom:0.3em}
 table{border-collapse:collapse;font-size:0.85em;margin:8px 0;display:block;overflow-x:auto;max-width:100%}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:right} th{background:#f3f3f3}
-td.name,th.name{text-align:left} td.name{max-width:22em;overflow-wrap:anywhere}
+td.name,th.name{text-align:left} td.name{max-width:22em;overflow-wrap:anywhere;min-width:7em}
 img{max-width:100%;height:auto;display:block;margin:6px 0}
 .meta{color:#666;font-size:0.9em} .note{color:#666;font-style:italic} nav a{margin-right:10px;font-size:0.9em}
 .swatch{display:inline-block;width:10px;height:10px;margin-right:5px;border-radius:2px}
@@ -215,7 +215,7 @@ def build_html(summary: dict, runtime_records=None, title: str = "Design space r
                       if any(curves.values()) else "<p class=note>No per-epoch records in the results.</p>")
     nav = "".join(f'<a href="#{sid}">{_e(name)}</a>' for sid, name in SECTIONS)
     sections = "".join(f'<section id="{sid}"><h2>{_e(name)}</h2>{body[sid]}</section>' for sid, name in SECTIONS)
-    sources = ", ".join(s["source"] for s in spaces)
+    sources = ", ".join(dict.fromkeys(s["source"] for s in spaces))  # each sweep once, in order
     return ("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
             f"<meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{_e(title)}</title>"
             f"<style>{STYLE}</style></head><body><h1>{_e(title)}</h1>"
