@@ -7,6 +7,7 @@ format: do not rename them.
 """
 from __future__ import annotations
 
+import numpy as np
 from torch import nn
 
 from ..complexity import Cx, batchnorm, conv, global_pool, rint
@@ -97,7 +98,7 @@ class XBlock(nn.Module):
         groups = w_b // group_width
         f = batchnorm(conv(cx, 1, w_in, w_b), w_b)
         f = batchnorm(conv(f, 3, w_b, w_b, stride=stride, groups=groups), w_b)
-        if se_ratio is not None and (se_ratio > 0 if not hasattr(se_ratio, "any") else se_ratio.any()):
+        if np.any(se_ratio):  # a scalar, or one ratio per candidate in a batch
             se = SqueezeExcitation.complexity(Cx(f.h, f.w), w_b, rint(se_ratio * w_in))
             has = se_ratio > 0
             f = Cx(f.h, f.w, f.flops + has * se.flops, f.params + has * se.params, f.acts + has * se.acts)

@@ -146,10 +146,10 @@ class _Progress:
                 self.bar = tqdm(total=total, initial=done, desc=label, unit="model", file=sys.stderr,
                                 dynamic_ncols=True)
 
-    def update(self, counts: dict) -> None:
+    def update(self, counts: dict, advance: int = 1) -> None:
         if self.bar is not None:
             self.bar.set_postfix({k: v for k, v in counts.items() if v}, refresh=False)
-            self.bar.update(1)
+            self.bar.update(advance)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -233,6 +233,7 @@ def _drive(config: SweepConfig, sweep_dir: str, store: Store, progress: bool) ->
                     room -= 1
                 if batch:
                     runner.submit(batch)
+                    bar.update(_status_counts(store), advance=0)
                 for answer in runner.poll(timeout=1.0):
                     key = (answer["space"], int(answer["index"]))
                     row = in_flight.pop(key, None)
