@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import statistics
 from datetime import datetime
 
 from ..errors import DesignspaceError
@@ -43,7 +44,7 @@ def sweep_status(sweep_dir) -> dict:
     rate = _recent_rate(finished)
     remaining = totals["pending"] + totals["running"]
     walls = [w for _, _, w in finished if w is not None]
-    best = {space: {"best_error": min(v), "median_error": sorted(v)[len(v) // 2]} for space, v in errors.items()}
+    best = {space: {"best_error": min(v), "median_error": statistics.median(v)} for space, v in errors.items()}
     return {"sweep": name, "dir": os.fspath(sweep_dir), "fingerprint": fingerprint, "total": len(rows),
             "counts": totals, "by_space": by_space, "driver_running": driver_active(os.fspath(sweep_dir)),
             "models_per_hour": rate * 3600 if rate else None,
