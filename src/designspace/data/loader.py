@@ -191,7 +191,7 @@ class TorchLoader:
         if self.workers == 0:
             # in-process augmentation draws from the global RNG: seed it per epoch for reproducibility
             state = torch.get_rng_state()
-            torch.manual_seed(epoch_seed(self.seed, epoch) + 3)
+            torch.default_generator.manual_seed(epoch_seed(self.seed, epoch) + 3)  # CPU only: leave CUDA's alone
         try:
             for images, labels in loader:
                 images = images.to(self.device, non_blocking=True)

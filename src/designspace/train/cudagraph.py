@@ -75,7 +75,10 @@ class GraphedTrainStep:
         self.position.zero_()
         self.graph = torch.cuda.CUDAGraph()
         # thread_local: a DataLoader pin-memory thread elsewhere in the process must not invalidate the capture
-        with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
+        # An explicit stream on self.device: torch's default capture stream lives on whichever device
+        # was current when it was first made.
+        with torch.cuda.device(self.device), torch.cuda.graph(self.graph, stream=torch.cuda.Stream(self.device),
+                                                              capture_error_mode="thread_local"):
             self._step()
         with torch.no_grad():
             for tensor, saved in zip(state, snapshot):

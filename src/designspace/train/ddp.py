@@ -44,8 +44,8 @@ def from_environment(device_request: str = "auto") -> DistContext:
     backend = "nccl" if wants_cuda else "gloo"
     owns = False
     if not dist.is_initialized():
-        if wants_cuda:
-            torch.cuda.set_device(local_rank)
+        if wants_cuda:  # a launcher may show each process only its own GPU
+            torch.cuda.set_device(local_rank % torch.cuda.device_count())
         dist.init_process_group(backend=backend)
         owns = True
     return DistContext(rank, world_size, local_rank, dist.get_backend(), owns)
@@ -53,7 +53,7 @@ def from_environment(device_request: str = "auto") -> DistContext:
 
 def device_for(ctx: DistContext, device: torch.device) -> torch.device:
     if ctx.enabled and device.type == "cuda":
-        return torch.device("cuda", ctx.local_rank)
+        return torch.device("cuda", ctx.local_rank % torch.cuda.device_count())
     return device
 
 

@@ -92,7 +92,9 @@ def is_oom(error: BaseException) -> bool:
     if oom_type is not None and isinstance(error, oom_type):
         return True
     text = str(error)
-    return isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+    # cuDNN/cuBLAS workspace failures are plain RuntimeErrors ("CUDNN_STATUS_ALLOC_FAILED")
+    return isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text
+                                                or "ALLOC_FAILED" in text)
 
 
 def _time_steps(model, shape, device, channels_last: bool, amp: bool, steps: int) -> float:

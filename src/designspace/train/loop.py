@@ -171,7 +171,14 @@ def _train(spec, data, recipe, out_dir, device, threads, seed, resume, progress,
     elif recipe.channels_last == "auto":
         t0 = time.perf_counter()
         shape = (per_rank_batch, data.in_channels, data.resolution, data.resolution)
-        channels_last, setup_timings["channels_last_ms"] = choose_channels_last(model, shape, device, amp)
+        try:
+            channels_last, setup_timings["channels_last_ms"] = choose_channels_last(model, shape, device, amp)
+        except Exception as error:  # the probe holds a second copy: running out there is not the run's oom
+            if not is_oom(error):
+                raise
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            channels_last, setup_timings["channels_last_ms"] = False, {"skipped": "probe ran out of memory"}
         setup_timings["channels_last_probe_s"] = round(time.perf_counter() - t0, 3)
         if ctx.enabled:  # every rank must use the same format: rank 0 decides
             flag = torch.tensor([float(channels_last)], device=device)

@@ -23,8 +23,10 @@ from . import cuda_device_count, usable_cores
 
 def _worker_main(conn, parent_pid: int, gpu, threads: int) -> None:
     if gpu is not None:
-        # Set before any CUDA call, so the process sees only its own GPU as cuda:0.
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+        # Set before any CUDA call, so the process sees only its own GPU as cuda:0. `gpu` counts the
+        # GPUs this driver sees, so map it through the driver's own CUDA_VISIBLE_DEVICES (SLURM sets it).
+        visible = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+        os.environ["CUDA_VISIBLE_DEVICES"] = visible[gpu] if gpu < len(visible) else str(gpu)
     import signal
 
     from ..worker import die_with_parent, train_task

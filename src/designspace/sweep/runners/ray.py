@@ -15,6 +15,8 @@ as an error answer, and the driver's retry resumes from the checkpoint.
 """
 from __future__ import annotations
 
+import math
+
 from ..worker import train_task
 
 
@@ -62,8 +64,9 @@ class RayRunner:
         else:
             self.capacity = self.config.slots or max(1, cpus // self.threads)
         self.device = "cuda" if gpus else "cpu"
-        self._remote = ray.remote(_ray_train).options(
-            num_cpus=self.threads, num_gpus=(1.0 / per_gpu) if gpus else 0, max_retries=0)
+        # Ray keeps 4 decimals of a GPU and rounds to nearest: 1/6 -> 0.1667 would fit only 5 per GPU.
+        gpu_share = math.floor(10000 / per_gpu) / 10000 if gpus else 0
+        self._remote = ray.remote(_ray_train).options(num_cpus=self.threads, num_gpus=gpu_share, max_retries=0)
 
     def submit(self, tasks: list) -> None:
         for task in tasks:
