@@ -24,3 +24,15 @@ class UnknownNameError(DesignspaceError):
         hint = f"; did you mean {', '.join(lookup[c] for c in close)}?" if close else ""
         super().__init__(f"unknown {kind} {name!r}{hint}")
         self.name = name
+
+
+def check_keys(data, cls, what: str, error=DesignspaceError) -> None:
+    """`data` must be a mapping whose keys are fields of the dataclass `cls`; else one line naming them."""
+    from dataclasses import fields
+
+    if not isinstance(data, dict):
+        raise error(f"{what} must be a mapping, got {type(data).__name__}")
+    known = sorted(f.name for f in fields(cls))
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise error(f"{what}: unknown key(s) {', '.join(map(str, unknown))} (known: {', '.join(known)})")

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from .errors import SpecError
+from .errors import SpecError, check_keys
 
 BLOCK_TYPES = ("X", "Y", "R", "V")
 STEM_TYPES = ("simple", "resnet", "cifar")
@@ -168,32 +168,19 @@ class NetSpec:
 
     @classmethod
     def from_dict(cls, data: Any) -> "NetSpec":
-        if not isinstance(data, dict):
-            raise SpecError(f"a spec must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SpecError(f"unknown spec field(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        check_keys(data, cls, "spec", SpecError)
         if "stages" not in data:
             raise SpecError("spec has no 'stages'")
         stages = data["stages"]
         if not isinstance(stages, (list, tuple)):
             raise SpecError("spec.stages must be a list of stages")
-        stage_fields = {f.name for f in fields(StageSpec)}
         parsed = []
         for i, s in enumerate(stages):
-            if not isinstance(s, dict):
-                raise SpecError(f"stages[{i}] must be a mapping")
-            bad = sorted(set(s) - stage_fields)
-            if bad:
-                raise SpecError(f"stages[{i}] has unknown field(s): {', '.join(bad)} (known: {', '.join(sorted(stage_fields))})")
+            check_keys(s, StageSpec, f"stages[{i}]", SpecError)
             missing = [k for k in ("depth", "width") if k not in s]
             if missing:
                 raise SpecError(f"stages[{i}] is missing {', '.join(missing)}")
-            try:
-                parsed.append(StageSpec(**s))
-            except TypeError as e:  # pragma: no cover - guarded by the field check
-                raise SpecError(f"stages[{i}]: {e}") from None
+            parsed.append(StageSpec(**s))
         rest = {k: v for k, v in data.items() if k != "stages"}
         return cls(stages=tuple(parsed), **rest)
 

@@ -11,9 +11,9 @@ $DESIGNSPACE_DATA/<folder>, then the data set's default location.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
-from ..errors import DesignspaceError, UnknownNameError
+from ..errors import DesignspaceError, UnknownNameError, check_keys
 
 
 @dataclass(frozen=True)
@@ -107,12 +107,7 @@ class DataConfig:
     def from_dict(cls, data) -> "DataConfig":
         if isinstance(data, str):
             return cls(name=data)
-        if not isinstance(data, dict):
-            raise DesignspaceError(f"data must be a name or a mapping, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise DesignspaceError(f"data: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        check_keys(data, cls, "data")
         return cls(**data)
 
     def candidate_roots(self) -> list[str]:

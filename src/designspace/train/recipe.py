@@ -11,12 +11,12 @@ random crop (pad 4) + flip for small images.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-from ..errors import DesignspaceError
+from ..errors import DesignspaceError, check_keys
 
 REFERENCE_BATCH = 128
 NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
@@ -91,12 +91,7 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Recipe":
-        if not isinstance(data, dict):
-            raise DesignspaceError(f"recipe must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise DesignspaceError(f"recipe: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        check_keys(data, cls, "recipe")
         return cls(**data)
 
 
