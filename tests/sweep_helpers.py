@@ -69,3 +69,12 @@ def wait_for(condition, timeout, what, proc=None, interval=0.05):
             raise AssertionError(f"driver exited ({proc.returncode}) while waiting for {what}:\n{out[-3000:]}")
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def mid_training(run_dir):
+    """A wait_for condition: the model in run_dir has started and checkpointed an epoch but not finished."""
+    def check():
+        first = starts(run_dir)
+        return first if (first and (run_dir / "checkpoint.pt").exists()
+                         and not (run_dir / "result.json").exists()) else None
+    return check

@@ -7,6 +7,7 @@ changes the outputs.
 """
 import pytest
 import torch
+from interop_helpers import randomize
 
 from designspace import DesignspaceError, build_model, get_spec
 from designspace.interop import convert_state_dict, detect_format
@@ -17,25 +18,6 @@ torchvision = pytest.importorskip("torchvision")
 timm = pytest.importorskip("timm")
 
 TOL = 1e-5
-
-
-def randomize(model, seed=0):
-    """Random weights everywhere and non-trivial BN statistics, scaled to keep activations O(1)."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                n = m.num_features
-                m.weight.copy_(0.5 + torch.rand(n, generator=gen))
-                m.bias.copy_(0.2 * torch.randn(n, generator=gen))
-                m.running_mean.copy_(0.2 * torch.randn(n, generator=gen))
-                m.running_var.copy_(0.5 + torch.rand(n, generator=gen))
-            elif isinstance(m, torch.nn.Linear):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) / m.in_features ** 0.5)
-                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=gen))
-            elif isinstance(m, torch.nn.Conv2d) and m.bias is not None:
-                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=gen))
-    return model.eval()
 
 
 def imported(foreign, name, res, tmp_path, **kw):

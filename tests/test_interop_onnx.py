@@ -1,6 +1,7 @@
 """ONNX export: the graph run by onnxruntime gives PyTorch's outputs within 1e-4."""
 import pytest
 import torch
+from interop_helpers import randomize
 
 from designspace import build_model, get_spec
 from designspace.cli import main
@@ -10,20 +11,6 @@ from designspace.registry import create_model
 pytestmark = pytest.mark.interop
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
-
-
-def randomize(model, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.copy_(0.5 + torch.rand(m.num_features, generator=gen))
-                m.bias.copy_(0.2 * torch.randn(m.num_features, generator=gen))
-                m.running_mean.copy_(0.2 * torch.randn(m.num_features, generator=gen))
-                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=gen))
-            elif isinstance(m, torch.nn.Linear):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) / m.in_features ** 0.5)
-    return model.eval()
 
 
 @pytest.mark.parametrize("name, res, classes", [("RegNetY-400MF", 64, None), ("RegNetX-200MF", 96, 10),

@@ -7,6 +7,7 @@ import contextlib
 
 import pytest
 import torch
+from interop_helpers import randomize
 
 from designspace import DesignspaceError, NetSpec, StageSpec, build_model, get_spec
 from designspace.interop import convert_state_dict, detect_format, load_foreign_state_dict, pycls as pycls_layout
@@ -53,23 +54,6 @@ def pycls_resnet(depth, dataset="imagenet", trans_fun="bottleneck_transform", gr
                    RESNET__STRIDE_1X1=False, RESNET__NUM_GROUPS=groups, RESNET__WIDTH_PER_GROUP=width_per_group,
                    MODEL__NUM_CLASSES=nc):
         return ResNet()
-
-
-def randomize(model, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.copy_(0.5 + torch.rand(m.num_features, generator=gen))
-                m.bias.copy_(0.2 * torch.randn(m.num_features, generator=gen))
-                m.running_mean.copy_(0.2 * torch.randn(m.num_features, generator=gen))
-                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=gen))
-            elif isinstance(m, torch.nn.Linear):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) / m.in_features ** 0.5)
-                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=gen))
-            elif isinstance(m, torch.nn.Conv2d) and m.bias is not None:
-                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=gen))
-    return model.eval()
 
 
 def max_diff(a, b, x):

@@ -5,7 +5,7 @@ import signal
 import time
 
 import pytest
-from sweep_helpers import have_fashion_mnist, start_driver, starts, sweep_yaml, wait_for, write_sweep
+from sweep_helpers import have_fashion_mnist, mid_training, start_driver, starts, sweep_yaml, wait_for, write_sweep
 
 from designspace.io import safe_torch_load
 from designspace.sweep import read_results, run_sweep
@@ -75,12 +75,7 @@ def test_worker_killed_mid_training_resumes_from_its_checkpoint(tmp_path):
     driver = start_driver(sweep_file, out)
     run_dir = out / "runs" / "anynetx_a" / "0"
     try:
-        def mid_training():
-            first = starts(run_dir)
-            return first if (first and (run_dir / "checkpoint.pt").exists()
-                             and not (run_dir / "result.json").exists()) else None
-
-        first = wait_for(mid_training, 240, "the first epoch checkpoint", proc=driver)
+        first = wait_for(mid_training(run_dir), 240, "the first epoch checkpoint", proc=driver)
         history = json.loads(safe_torch_load(run_dir / "checkpoint.pt")["history"])
         os.kill(first[0]["pid"], signal.SIGKILL)
         assert driver.wait(timeout=240) == 0

@@ -12,7 +12,7 @@ import signal
 import subprocess
 
 import pytest
-from sweep_helpers import cli_env, have_fashion_mnist, start_driver, starts, sweep_yaml, wait_for, write_sweep
+from sweep_helpers import cli_env, have_fashion_mnist, mid_training, start_driver, starts, sweep_yaml, wait_for, write_sweep
 
 from designspace.io import safe_torch_load
 from designspace.sweep import read_results
@@ -57,12 +57,7 @@ def test_ray_runner_on_loopback_with_a_worker_killed_mid_task(tmp_path):
     driver = start_driver(sweep_file, out, prefix=prefix, env=env, log=log)
     run_dir = out / "runs" / "anynetx_a" / "0"
     try:
-        def mid_training():
-            first = starts(run_dir)
-            return first if (first and (run_dir / "checkpoint.pt").exists()
-                             and not (run_dir / "result.json").exists()) else None
-
-        first = wait_for(mid_training, 300, "a Ray task past its first epoch", proc=None)
+        first = wait_for(mid_training(run_dir), 300, "a Ray task past its first epoch", proc=None)
         history = json.loads(safe_torch_load(run_dir / "checkpoint.pt")["history"])
         os.kill(first[0]["pid"], signal.SIGKILL)     # the Ray worker process running the task
         rc = driver.wait(timeout=300)

@@ -5,7 +5,7 @@ import signal
 import time
 
 import pytest
-from sweep_helpers import have_fashion_mnist, start_driver, starts, sweep_yaml, wait_for, write_sweep
+from sweep_helpers import have_fashion_mnist, mid_training, start_driver, starts, sweep_yaml, wait_for, write_sweep
 
 from designspace.sweep import read_results
 
@@ -27,12 +27,7 @@ def test_slurm_local_executor_throttled_with_a_job_killed(tmp_path):
     driver = start_driver(sweep_file, out)
     victim = out / "runs" / "anynetx_a" / "0"
     try:
-        def mid_training():
-            first = starts(victim)
-            return first if (first and (victim / "checkpoint.pt").exists()
-                             and not (victim / "result.json").exists()) else None
-
-        first = wait_for(mid_training, 300, "a job past its first epoch", proc=driver)
+        first = wait_for(mid_training(victim), 300, "a job past its first epoch", proc=driver)
         os.kill(first[0]["pid"], signal.SIGKILL)
         killed_at = time.time()
         assert driver.wait(timeout=300) == 0, driver.stdout.read().decode(errors="replace")[-3000:]
