@@ -5,7 +5,7 @@ at 224x224, as in the paper) on synthetic 32x32 images, in the same run:
 
   packed    K models at once per GPU (separate processes), batch 512, CUDA graphs, device-resident data
             (on CPU: `--slots` processes sharing the cores, one thread each)
-  baseline  one model at a time, eager batch-128 loop, DataLoader, fp32, all threads
+  baseline  one model at a time, eager batch-128 loop, DataLoader; bf16 autocast on GPU, fp32 on CPU
   serial    one model at a time with the packed sweep's training settings (separates the two effects)
 
 It prints models/hour, aggregate images/s and the mean per-model set-up time (model
@@ -39,7 +39,7 @@ def sweep_config(args, packed: bool, gpu: bool, one_at_a_time: bool = False):
             runner.update(slots=args.slots, threads_per_slot=1)
     else:
         recipe = {"epochs": args.epochs, "batch_size": 128, "cuda_graph": False, "fast_loader": False,
-                  "amp": False, "channels_last": "off", "workers": 2}
+                  "amp": gpu, "channels_last": "off", "workers": 2}
         runner = {"type": "local", "device": "cuda" if gpu else "cpu", "slots": 1, "max_attempts": 1}
     raw = {"name": "bench", "seed": args.seed, "resolution": 224,
            "flops": args.band, "spaces": [{"name": "anynetx_a", "n": args.n}],
@@ -57,16 +57,25 @@ def measure(config, out_dir) -> dict:
     frame = read_results(out_dir)
     done = frame[frame.status == "done"]
     images = setups = 0
-    setup_times = []
+    setup_times, epoch_times = [], []
     for row in done.itertuples():
         epochs = json.loads(row.epochs)
         epoch_time = sum(e["wall_time"] for e in epochs)
         images += sum(e["images_per_sec"] * e["wall_time"] for e in epochs)
         setup_times.append(row.wall_time - epoch_time)
-    setups = statistics.mean(setup_times) if setup_times else float("nan")
+        epoch_times += [e["wall_time"] for e in epochs]
+    mean = (lambda xs: statistics.mean(xs) if xs else float("nan"))
     return {"models": len(done), "failed": int((frame.status != "done").sum()), "wall_s": wall,
             "models_per_hour": len(done) / wall * 3600, "aggregate_img_s": images / wall,
-            "setup_s": setups, "summary": summary, "specs": sorted(frame.spec)}
+            "setup_s": mean(setup_times), "epoch_s": mean(epoch_times), "summary": summary,
+            "specs": sorted(frame.spec)}
+
+
+def projected_minutes(result, concurrent: int, models: int = 500, epochs: int = 10) -> float:
+    """The paper's sweep from measured per-model times: `concurrent` models at a time, each paying its
+    set-up once and `epochs` x (train epoch + test pass) as measured under the same packing."""
+    per_model = result["setup_s"] + epochs * result["epoch_s"]
+    return -(-models // concurrent) * per_model / 60
 
 
 def main() -> None:
@@ -114,6 +123,11 @@ def main() -> None:
         r = results[name]
         print(f"ratio {name}/baseline: models/hour x{r['models_per_hour'] / base['models_per_hour']:.2f}, "
               f"aggregate img/s x{r['aggregate_img_s'] / base['aggregate_img_s']:.2f}")
+    concurrent = {"baseline": 1, "serial": 1, "packed": args.k if gpu else args.slots}
+    print(f"projected 500 models x 10 epochs of {args.train} images (test set {args.test} every epoch), "
+          f"from each sweep's per-model set-up and epoch times:")
+    for name, r in results.items():
+        print(f"  {name:9} {projected_minutes(r, concurrent[name]):9.1f} min")
 
 
 if __name__ == "__main__":
