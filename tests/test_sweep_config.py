@@ -128,3 +128,12 @@ def test_sampled_rows_are_in_band_and_framed_for_the_data(tmp_path):
         assert 2_000_000 <= r["flops"] <= 6_000_000 and r["resolution"] == 28
     assert all(r["params"] <= 200_000 for r in rows if r["space"] == "regnetx-small")
     assert rows == sample_rows(config)      # the same file samples the same models
+
+
+def test_the_refusal_names_what_differs():
+    from designspace.sweep.driver import _differences
+
+    ours = {"name": "a", "recipe": {"epochs": 2, "lr": 0.1}, "runner": {"slots": 2}, "data": {"name": "x"}}
+    theirs = {"name": "a", "recipe": {"epochs": 3, "lr": 0.1}, "runner": {"slots": 8}, "data": {"name": "y"}}
+    assert _differences(theirs, ours) == ["data.name", "recipe.epochs"]  # a runner change is not a difference
+    assert _differences(None, ours) == []  # an unreadable stored config: no detail, still refused

@@ -73,6 +73,26 @@ def driver_active(sweep_dir: str) -> bool:
         os.close(fd)
 
 
+def _json_or_none(text):
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def _differences(theirs, ours, prefix: str = "", limit: int = 3) -> list[str]:
+    """Dotted keys where two stored sweep configs differ (the runner aside: it may change), at most `limit`."""
+    if not isinstance(theirs, dict) or not isinstance(ours, dict):
+        return [prefix] if theirs != ours and prefix else []
+    found = []
+    for key in sorted(set(theirs) | set(ours)):
+        if not prefix and key == "runner":
+            continue
+        name = f"{prefix}.{key}" if prefix else str(key)
+        found += _differences(theirs.get(key), ours.get(key), name, limit)
+    return found[:limit]
+
+
 def check_sweep_dir(config: SweepConfig, sweep_dir: str) -> bool:
     """Refuse a directory holding another experiment or other files; True when it holds this sweep."""
     if not os.path.exists(sweep_dir):
@@ -83,13 +103,16 @@ def check_sweep_dir(config: SweepConfig, sweep_dir: str) -> bool:
         store = Store.open_existing(sweep_dir, readonly=True)
         try:
             theirs, their_name = store.meta("fingerprint"), store.meta("name")
+            their_config = store.meta("config")
         finally:
             store.close()
         if theirs != config.fingerprint():
+            differs = _differences(_json_or_none(their_config), config.to_dict())
             raise DesignspaceError(
                 f"{sweep_dir}: holds a different sweep ({their_name!r}, fingerprint {theirs}; this file is "
-                f"{config.name!r}, fingerprint {config.fingerprint()}); refusing to mix two experiments: "
-                f"choose another --out")
+                f"{config.name!r}, fingerprint {config.fingerprint()}"
+                + (f"; they differ in {', '.join(differs)}" if differs else "")
+                + "); refusing to mix two experiments: choose another --out")
         return True
     foreign = [n for n in os.listdir(sweep_dir) if n not in _OWN_FILES and not n.startswith(DB_NAME + ".creating")]
     if foreign:
