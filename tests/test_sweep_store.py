@@ -138,3 +138,15 @@ def test_export_round_trip(tmp_path, ext):
     with pytest.raises(DesignspaceError, match="unknown export format"):
         export_results(tmp_path / "sweep", tmp_path / "out.xlsx")
     assert not os.path.exists(tmp_path / "out.xlsx")
+
+
+def test_the_progress_bar_shows_new_submissions_at_once(capsys):
+    pytest.importorskip("tqdm")
+    from designspace.sweep.driver import _Progress
+
+    bar = _Progress(4, 0, True, "tiny")
+    bar.update({"pending": 3, "running": 1, "done": 1})     # a model finished: one slot free for a moment
+    bar.update({"pending": 2, "running": 2, "done": 1}, advance=0)   # the next one was submitted
+    last = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    bar.close()
+    assert "running=2" in last and "pending=2" in last

@@ -172,7 +172,10 @@ class _Progress:
     def update(self, counts: dict, advance: int = 1) -> None:
         if self.bar is not None:
             self.bar.set_postfix({k: v for k, v in counts.items() if v}, refresh=False)
-            self.bar.update(advance)
+            if advance:
+                self.bar.update(advance)
+            else:  # update(0) would not redraw: the new "running" count would show only at the next finish
+                self.bar.refresh()
 
     def close(self) -> None:
         if self.bar is not None:
