@@ -137,3 +137,21 @@ def test_the_refusal_names_what_differs():
     theirs = {"name": "a", "recipe": {"epochs": 3, "lr": 0.1}, "runner": {"slots": 8}, "data": {"name": "y"}}
     assert _differences(theirs, ours) == ["data.name", "recipe.epochs"]  # a runner change is not a difference
     assert _differences(None, ours) == []  # an unreadable stored config: no detail, still refused
+
+
+def test_ray_tasks_get_gpu_shares_that_fit():
+    from designspace.errors import DesignspaceError
+    from designspace.sweep.runners.ray import plan_tasks
+
+    def runner(**settings):
+        return SweepConfig.from_dict({"name": "r", "spaces": [{"name": "regnetx", "n": 1}],
+                                      "data": {"name": "synthetic"}, "runner": {"type": "ray", **settings}},
+                                     where="test").runner
+
+    assert plan_tasks(16, 2, runner(models_per_gpu=4)) == (8, 1, "cuda", 0.25)
+    capacity, _, _, share = plan_tasks(16, 1, runner(models_per_gpu=6))
+    assert capacity == 6 and share == 0.1666 and 6 * share <= 1  # Ray keeps 4 decimals: 0.1667 fits only 5
+    assert plan_tasks(16, 0, runner(threads_per_slot=4)) == (4, 4, "cpu", 0.0)
+    assert plan_tasks(16, 2, runner(device="cpu", slots=3)) == (3, 1, "cpu", 0.0)
+    with pytest.raises(DesignspaceError, match="no GPU"):
+        plan_tasks(16, 0, runner(device="cuda"))

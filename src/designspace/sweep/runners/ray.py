@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+from ...errors import DesignspaceError
 from ..worker import train_task
 
 
@@ -27,13 +28,27 @@ def _ray_train(task: dict) -> dict:
     return train_task(task)
 
 
+def plan_tasks(cpus: int, gpus: int, config) -> tuple[int, int, str, float]:
+    """(tasks in flight, CPUs per task, device, GPU share per task) for a cluster of `cpus` and `gpus`."""
+    if config.device == "cpu":
+        gpus = 0
+    elif config.device == "cuda" and not gpus:
+        raise DesignspaceError("runner: device is 'cuda' but the Ray cluster has no GPU")
+    threads = config.threads_per_slot or 1
+    if not gpus:
+        return config.slots or max(1, cpus // threads), threads, "cpu", 0.0
+    # Ray keeps 4 decimals of a GPU and rounds to nearest: 1/6 -> 0.1667 would fit only 5 per GPU.
+    share = math.floor(10000 / config.models_per_gpu) / 10000
+    return config.slots or gpus * config.models_per_gpu, threads, "cuda", share
+
+
 class RayRunner:
     def __init__(self, runner_config, sweep_dir: str, data: dict):
         self.config = runner_config
         self.settings = dict(runner_config.ray)
         self.refs: dict = {}
         self._started_ray = False
-        self.capacity = 1
+        self.capacity, self.threads = 1, 1
 
     def describe(self) -> str:
         where = self.settings.get("address") or "a local Ray instance"
@@ -54,18 +69,8 @@ class RayRunner:
             ray.init(**kwargs)
             self._started_ray = True
         resources = ray.cluster_resources()
-        cpus, gpus = int(resources.get("CPU", 1)), int(resources.get("GPU", 0))
-        if self.config.device == "cpu":
-            gpus = 0
-        per_gpu = self.config.models_per_gpu
-        self.threads = self.config.threads_per_slot or 1
-        if gpus:
-            self.capacity = self.config.slots or gpus * per_gpu
-        else:
-            self.capacity = self.config.slots or max(1, cpus // self.threads)
-        self.device = "cuda" if gpus else "cpu"
-        # Ray keeps 4 decimals of a GPU and rounds to nearest: 1/6 -> 0.1667 would fit only 5 per GPU.
-        gpu_share = math.floor(10000 / per_gpu) / 10000 if gpus else 0
+        self.capacity, self.threads, self.device, gpu_share = plan_tasks(
+            int(resources.get("CPU", 1)), int(resources.get("GPU", 0)), self.config)
         self._remote = ray.remote(_ray_train).options(num_cpus=self.threads, num_gpus=gpu_share, max_retries=0)
 
     def submit(self, tasks: list) -> None:
