@@ -49,6 +49,10 @@ def sweep_config(args, packed: bool, gpu: bool, one_at_a_time: bool = False):
     return SweepConfig.from_dict(raw, where="benchmark")
 
 
+def _mean(values) -> float:
+    return statistics.mean(values) if values else float("nan")
+
+
 def measure(config, out_dir) -> dict:
     from designspace.sweep import read_results, run_sweep
 
@@ -57,7 +61,7 @@ def measure(config, out_dir) -> dict:
     wall = time.perf_counter() - started
     frame = read_results(out_dir)
     done = frame[frame.status == "done"]
-    images = setups = 0
+    images = 0
     setup_times, epoch_times = [], []
     for row in done.itertuples():
         epochs = json.loads(row.epochs)
@@ -65,10 +69,9 @@ def measure(config, out_dir) -> dict:
         images += sum(e["images_per_sec"] * e["wall_time"] for e in epochs)
         setup_times.append(row.wall_time - epoch_time)
         epoch_times += [e["wall_time"] for e in epochs]
-    mean = (lambda xs: statistics.mean(xs) if xs else float("nan"))
     return {"models": len(done), "failed": int((frame.status != "done").sum()), "wall_s": wall,
             "models_per_hour": len(done) / wall * 3600, "aggregate_img_s": images / wall,
-            "setup_s": mean(setup_times), "epoch_s": mean(epoch_times), "summary": summary,
+            "setup_s": _mean(setup_times), "epoch_s": _mean(epoch_times), "summary": summary,
             "specs": sorted(frame.spec)}
 
 

@@ -39,6 +39,16 @@ def epoch_order(n: int, seed: int, epoch: int, shuffle: bool, rank: int = 0, wor
     return order
 
 
+def rank_steps(n: int, batch_size: int, train: bool, rank: int, world_size: int) -> tuple[int, int]:
+    """(this rank's images, its steps per epoch): training drops the ragged tail, evaluation keeps it."""
+    per_rank = (n // world_size) if train else len(range(rank, n, world_size))
+    steps = per_rank // batch_size if train else math.ceil(per_rank / batch_size)
+    if train and steps == 0:
+        raise DesignspaceError(f"batch size {batch_size} (x{world_size} processes) is larger than the training "
+                               f"set ({n} images)")
+    return per_rank, steps
+
+
 def crop_flip_indices(batch: int, height: int, width: int, pad: int, flip: bool, device, generator=None):
     """Row and column indices into the padded images for a random crop (+ flip) of each image."""
     offsets = torch.randint(0, 2 * pad + 1, (2, batch), device=device, generator=generator)
@@ -85,12 +95,7 @@ class DeviceLoader:
         self.augment, self.pad, self.flip = augment and train, pad, flip
         self.rank, self.world_size = rank, world_size
         self.normalize = Normalizer(data.mean, data.std, self.device, channels_last)
-        per_rank = (len(self.labels) // world_size) if train else len(range(rank, len(self.labels), world_size))
-        self.num_images = per_rank
-        self.steps = per_rank // self.batch_size if train else math.ceil(per_rank / self.batch_size)
-        if train and self.steps == 0:
-            raise DesignspaceError(f"batch size {batch_size} (x{world_size} processes) is larger than the training "
-                                   f"set ({len(self.labels)} images)")
+        self.num_images, self.steps = rank_steps(len(self.labels), self.batch_size, train, rank, world_size)
 
     def __len__(self):
         return self.steps
@@ -167,13 +172,7 @@ class TorchLoader:
         self.batch_size, self.train, self.seed, self.workers = int(batch_size), train, seed, int(workers)
         self.rank, self.world_size = rank, world_size
         self.normalize = Normalizer(data.mean, data.std, self.device, channels_last)
-        n = len(self.dataset)
-        per_rank = (n // world_size) if train else len(range(rank, n, world_size))
-        self.num_images = per_rank
-        self.steps = per_rank // self.batch_size if train else math.ceil(per_rank / self.batch_size)
-        if train and self.steps == 0:
-            raise DesignspaceError(f"batch size {batch_size} (x{world_size} processes) is larger than the training "
-                                   f"set ({n} images)")
+        self.num_images, self.steps = rank_steps(len(self.dataset), self.batch_size, train, rank, world_size)
 
     def __len__(self):
         return self.steps

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from ..errors import DesignspaceError
-from .base import Batch, DesignSpace, adjust_widths_groups_batch
+from .base import Batch, DesignSpace, adjust_widths_groups_batch, space_factory
 from .distributions import Distribution, Fixed, LogUniform, PowerOfTwo
 
 PARAMETERS = ("depth", "width", "bottleneck_ratio", "group_width")
@@ -169,11 +169,7 @@ def builtin_anynet_spaces() -> dict:
     spaces = {f"anynetx_{c}": (lambda c: lambda **kw: _anynetx(c, **kw))(c) for c in "abcde"}
 
     def alternate(name, text, parent, **opts):
-        def make(**kw):
-            merged = {**opts, **kw}
-            merged.setdefault("refines", parent)
-            return AnyNetSpace(name, description=text, **merged)
-        return make
+        return space_factory(AnyNetSpace, name, text, parent, **opts)
 
     spaces["anynetx_a_5stage"] = alternate("anynetx_a_5stage", "AnyNetX_A with 5 stages (generalization study)",
                                            None, num_stages=5)

@@ -83,6 +83,15 @@ def adjust_widths_groups_batch(widths, bottleneck_ratios, group_widths):
     return np.trunc(v / b_mul).astype(np.int64), g.astype(np.int64)
 
 
+def space_factory(space_class, name: str, text: str, parent, **options):
+    """factory(**frame) -> a `space_class` space named `name`; the frame may override `options` and `refines`."""
+    def make(**frame):
+        merged = {**options, **frame}
+        merged.setdefault("refines", parent)
+        return space_class(name, description=text, **merged)
+    return make
+
+
 def _band(value, what: str):
     lo, hi = parse_band(value, what)
     return lo, hi

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from ..errors import DesignspaceError
-from .base import Batch, DesignSpace, adjust_widths_groups_batch
+from .base import Batch, DesignSpace, adjust_widths_groups_batch, space_factory
 from .distributions import Distribution, Fixed, LogUniform, PowerOfTwo, Uniform
 
 PARAMETERS = ("depth", "w0", "wa", "wm", "bottleneck_ratio", "group_width")
@@ -131,11 +131,7 @@ def builtin_regnet_spaces() -> dict:
     """name -> factory(**frame) for the built-in RegNet spaces."""
 
     def space(name, text, parent, **opts):
-        def make(**kw):
-            merged = {**opts, **kw}
-            merged.setdefault("refines", parent)
-            return RegNetSpace(name, description=text, **merged)
-        return make
+        return space_factory(RegNetSpace, name, text, parent, **opts)
 
     wm2 = {"wm": LogUniform(2, 3, 0.001, "wm")}
     return {

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from ...errors import UnknownNameError
+from ...errors import DesignspaceError, UnknownNameError
 
 
 def usable_cores() -> int:
@@ -23,18 +23,22 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def cuda_device_count(device: str) -> int:
-    """GPUs the runner may use: none when device is 'cpu'."""
+def usable_gpus(device: str, available: int, where: str) -> int:
+    """GPUs the runner may use out of `available`: none for device 'cpu'; device 'cuda' needs one."""
     if device == "cpu":
         return 0
+    if device == "cuda" and not available:
+        raise DesignspaceError(f"runner: device is 'cuda' but {where} has no GPU")
+    return available
+
+
+def cuda_device_count(device: str) -> int:
+    """GPUs of this machine the local runner may use."""
+    if device == "cpu":
+        return 0  # no torch.cuda call: CUDA stays uninitialized in the driver
     import torch
 
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if device == "cuda" and count == 0:
-        from ...errors import DesignspaceError
-
-        raise DesignspaceError("runner: device is 'cuda' but no CUDA device is available")
-    return count
+    return usable_gpus(device, torch.cuda.device_count() if torch.cuda.is_available() else 0, "this machine")
 
 
 def make_runner(runner_config, sweep_dir: str, data: dict):

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 
-from ...errors import DesignspaceError
 from ..worker import train_task
+from . import usable_gpus
 
 
 def _ray_train(task: dict) -> dict:
@@ -30,10 +30,7 @@ def _ray_train(task: dict) -> dict:
 
 def plan_tasks(cpus: int, gpus: int, config) -> tuple[int, int, str, float]:
     """(tasks in flight, CPUs per task, device, GPU share per task) for a cluster of `cpus` and `gpus`."""
-    if config.device == "cpu":
-        gpus = 0
-    elif config.device == "cuda" and not gpus:
-        raise DesignspaceError("runner: device is 'cuda' but the Ray cluster has no GPU")
+    gpus = usable_gpus(config.device, gpus, "the Ray cluster")
     threads = config.threads_per_slot or 1
     if not gpus:
         return config.slots or max(1, cpus // threads), threads, "cpu", 0.0
