@@ -1,10 +1,15 @@
 """Shared pieces of the sweep tests: a tiny real sweep on a small Fashion-MNIST subset."""
+import contextlib
+import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 import time
+
+import pytest
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
@@ -12,6 +17,31 @@ SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 
 def have_fashion_mnist() -> bool:
     return os.path.isfile(os.path.join(FASHION, "train-images-idx3-ubyte.gz"))
+
+
+needs_fashion_mnist = pytest.mark.skipif(not have_fashion_mnist(), reason="Debian's dataset-fashion-mnist is not installed")
+
+
+def needs_module(name: str):
+    """Skip unless `name` is importable (found without importing it: collection stays fast)."""
+    return pytest.mark.skipif(importlib.util.find_spec(name) is None, reason=f"{name} is not installed")
+
+
+@contextlib.contextmanager
+def stopped_at_exit(proc, terminate_first: bool = False):
+    """Yield `proc`; on leaving, a process still running is stopped (SIGTERM first if asked, then SIGKILL)."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None and terminate_first:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def sweep_yaml(name="tiny", n=(2, 2), epochs=1, runner="type: local\n  slots: 2\n  threads_per_slot: 1",

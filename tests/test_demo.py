@@ -7,10 +7,9 @@ import sys
 import time
 
 import pytest
+from sweep_helpers import needs_fashion_mnist
 
 from designspace.demo import PRESETS, SPACES, STUDY_PAIRS, demo_config, estimate_compute
-
-FASHION = "/usr/share/datasets/fashion-mnist"
 
 
 def test_every_preset_is_a_valid_sweep():
@@ -51,7 +50,7 @@ def _done(db):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.isdir(FASHION), reason="Debian's dataset-fashion-mnist is not installed")
+@needs_fashion_mnist
 def test_demo_small_killed_and_resumed(tmp_path):
     out = tmp_path / "demo"
     cmd = [sys.executable, "-m", "designspace", "demo", "--n", "2", "--epochs", "1", "--out", str(out), "--no-progress"]

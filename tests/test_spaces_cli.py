@@ -1,30 +1,24 @@
 """`designspace sample` / `designspace spaces` and YAML space files, including every bad-input case."""
 import json
 import math
+import textwrap
 
 import pytest
 
 from designspace.cli import main
 from designspace.complexity import complexity
 from designspace.errors import DesignspaceError
-from designspace.spaces import get_space, list_spaces, load_space_file
+from designspace.spaces import get_space, list_spaces, load_space_file, yaml_space
 from designspace.spec import NetSpec
 
-YAML_SPACE = """
-name: small_anynet
-kind: anynet
-num_stages: 3
-stem: cifar
-resolution: 32
-num_classes: 10
-parameters:
-  depth: {dist: log_uniform, low: 1, high: 8}
-  width: {dist: log_uniform, low: 16, high: 256, step: 8}
-  bottleneck_ratio: 1
-  group_width: {dist: power_of_two, low: 1, high: 16}
-shared: [group_width]
-monotone: [width]
-"""
+
+def _documented_example() -> str:
+    """The YAML example of spaces/yaml_space.py's docstring, so the test keeps the documentation true."""
+    lines = yaml_space.__doc__.split("# my_space.yaml\n", 1)[1].split("\n\n", 1)[0]
+    return textwrap.dedent(lines)
+
+
+YAML_SPACE = _documented_example()
 
 YAML_REGNET = """
 kind: regnet

@@ -5,13 +5,14 @@ import signal
 import time
 
 import pytest
-from sweep_helpers import have_fashion_mnist, mid_training, start_driver, starts, sweep_yaml, wait_for, write_sweep
+from sweep_helpers import (mid_training, needs_fashion_mnist, start_driver, starts, stopped_at_exit, sweep_yaml,
+                           wait_for, write_sweep)
 
 from designspace.io import safe_torch_load
 from designspace.sweep import read_results, run_sweep
 from designspace.sweep.worker import pid_alive
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not have_fashion_mnist(), reason="Fashion-MNIST not installed")]
+pytestmark = [pytest.mark.slow, needs_fashion_mnist]
 
 
 def _frame_or_none(out):
@@ -24,8 +25,7 @@ def _frame_or_none(out):
 def test_driver_killed_mid_sweep_resumes_without_loss_or_repeats(tmp_path):
     sweep_file = write_sweep(tmp_path, sweep_yaml(n=(3, 3), epochs=2, train_subset=60))
     out = tmp_path / "out"
-    driver = start_driver(sweep_file, out)
-    try:
+    with stopped_at_exit(start_driver(sweep_file, out)) as driver:
         def some_done_some_running():
             frame = _frame_or_none(out)
             if frame is None or not (frame.status == "done").any():
@@ -37,10 +37,6 @@ def test_driver_killed_mid_sweep_resumes_without_loss_or_repeats(tmp_path):
         before = wait_for(some_done_some_running, 240, "a finished model and one in training", proc=driver)
         driver.send_signal(signal.SIGKILL)
         driver.wait(timeout=30)
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-            driver.wait()
     worker_pids = {s["pid"] for d in (out / "runs").glob("*/*") for s in starts(d)}
     wait_for(lambda: not any(pid_alive(p) for p in worker_pids), 15, "the workers to exit with the driver")
 
@@ -72,17 +68,12 @@ def test_worker_killed_mid_training_resumes_from_its_checkpoint(tmp_path):
                       runner="type: local\n  slots: 1\n  threads_per_slot: 1")
     sweep_file = write_sweep(tmp_path, text)
     out = tmp_path / "out"
-    driver = start_driver(sweep_file, out)
     run_dir = out / "runs" / "anynetx_a" / "0"
-    try:
+    with stopped_at_exit(start_driver(sweep_file, out)) as driver:
         first = wait_for(mid_training(run_dir), 240, "the first epoch checkpoint", proc=driver)
         history = json.loads(safe_torch_load(run_dir / "checkpoint.pt")["history"])
         os.kill(first[0]["pid"], signal.SIGKILL)
         assert driver.wait(timeout=240) == 0
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-            driver.wait()
     run_starts = starts(run_dir)
     assert len(run_starts) == 2 and run_starts[1]["checkpoint"] and run_starts[1]["pid"] != run_starts[0]["pid"]
     final = read_results(out).set_index(["space", "index"])

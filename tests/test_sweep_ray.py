@@ -12,7 +12,8 @@ import signal
 import subprocess
 
 import pytest
-from sweep_helpers import cli_env, have_fashion_mnist, mid_training, start_driver, starts, sweep_yaml, wait_for, write_sweep
+from sweep_helpers import (cli_env, mid_training, needs_fashion_mnist, needs_module, start_driver, starts, stopped_at_exit, sweep_yaml,
+                           wait_for, write_sweep)
 
 from designspace.io import safe_torch_load
 from designspace.sweep import read_results
@@ -32,16 +33,9 @@ def _loopback_namespace_available() -> str | None:
     return None
 
 
-try:
-    import ray  # noqa: F401
-    _RAY = None
-except ImportError:
-    _RAY = "ray is not installed"
-
-_REASON = _RAY or _loopback_namespace_available()
-pytestmark = [pytest.mark.slow, pytest.mark.ray,
-              pytest.mark.skipif(_REASON is not None, reason=str(_REASON)),
-              pytest.mark.skipif(not have_fashion_mnist(), reason="Fashion-MNIST not installed")]
+_NO_NAMESPACE = _loopback_namespace_available()
+pytestmark = [pytest.mark.slow, pytest.mark.ray, needs_fashion_mnist, needs_module("ray"),
+              pytest.mark.skipif(_NO_NAMESPACE is not None, reason=str(_NO_NAMESPACE))]
 
 
 def test_ray_runner_on_loopback_with_a_worker_killed_mid_task(tmp_path):
@@ -54,21 +48,15 @@ def test_ray_runner_on_loopback_with_a_worker_killed_mid_task(tmp_path):
     env = cli_env(HOME=str(home), RAY_USAGE_STATS_ENABLED="0")
     log = open(tmp_path / "driver.log", "wb")
     prefix = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
-    driver = start_driver(sweep_file, out, prefix=prefix, env=env, log=log)
     run_dir = out / "runs" / "anynetx_a" / "0"
     try:
-        first = wait_for(mid_training(run_dir), 300, "a Ray task past its first epoch", proc=None)
-        history = json.loads(safe_torch_load(run_dir / "checkpoint.pt")["history"])
-        os.kill(first[0]["pid"], signal.SIGKILL)     # the Ray worker process running the task
-        rc = driver.wait(timeout=300)
+        with stopped_at_exit(start_driver(sweep_file, out, prefix=prefix, env=env, log=log),
+                             terminate_first=True) as driver:
+            first = wait_for(mid_training(run_dir), 300, "a Ray task past its first epoch", proc=None)
+            history = json.loads(safe_torch_load(run_dir / "checkpoint.pt")["history"])
+            os.kill(first[0]["pid"], signal.SIGKILL)     # the Ray worker process running the task
+            rc = driver.wait(timeout=300)
     finally:
-        if driver.poll() is None:
-            driver.send_signal(signal.SIGTERM)
-            try:
-                driver.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                driver.kill()
-                driver.wait()
         log.close()
     output = (tmp_path / "driver.log").read_text(errors="replace")
     assert rc == 0, output[-3000:]

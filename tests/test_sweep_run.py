@@ -4,8 +4,7 @@ import math
 import os
 import sqlite3
 
-import pytest
-from sweep_helpers import have_fashion_mnist, starts, sweep_yaml, write_sweep
+from sweep_helpers import needs_fashion_mnist, starts, sweep_yaml, write_sweep
 
 from designspace.cli import main
 from designspace.sweep import load_sweep_file, read_results, run_sweep
@@ -13,7 +12,7 @@ from designspace.sweep.driver import driver_lock, sample_rows
 from designspace.sweep.status import sweep_status
 from designspace.sweep.store import Store
 
-pytestmark = pytest.mark.skipif(not have_fashion_mnist(), reason="Fashion-MNIST not installed")
+pytestmark = needs_fashion_mnist
 
 
 def test_end_to_end_local_sweep_status_export_resume(tmp_path, capsys):

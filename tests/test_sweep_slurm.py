@@ -5,18 +5,12 @@ import signal
 import time
 
 import pytest
-from sweep_helpers import have_fashion_mnist, mid_training, start_driver, starts, sweep_yaml, wait_for, write_sweep
+from sweep_helpers import (mid_training, needs_fashion_mnist, needs_module, start_driver, starts, stopped_at_exit, sweep_yaml,
+                           wait_for, write_sweep)
 
 from designspace.sweep import read_results
 
-try:
-    import submitit  # noqa: F401
-    _SUBMITIT = None
-except ImportError:
-    _SUBMITIT = "submitit is not installed"
-
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(_SUBMITIT is not None, reason=str(_SUBMITIT)),
-              pytest.mark.skipif(not have_fashion_mnist(), reason="Fashion-MNIST not installed")]
+pytestmark = [pytest.mark.slow, needs_fashion_mnist, needs_module("submitit")]
 
 
 def test_slurm_local_executor_throttled_with_a_job_killed(tmp_path):
@@ -24,17 +18,12 @@ def test_slurm_local_executor_throttled_with_a_job_killed(tmp_path):
     text = sweep_yaml(name="slurm-tiny", n=(2, 2), epochs=3, train_subset=60, runner=runner, max_attempts=3)
     sweep_file = write_sweep(tmp_path, text)
     out = tmp_path / "out"
-    driver = start_driver(sweep_file, out)
     victim = out / "runs" / "anynetx_a" / "0"
-    try:
+    with stopped_at_exit(start_driver(sweep_file, out)) as driver:
         first = wait_for(mid_training(victim), 300, "a job past its first epoch", proc=driver)
         os.kill(first[0]["pid"], signal.SIGKILL)
         killed_at = time.time()
         assert driver.wait(timeout=300) == 0, driver.stdout.read().decode(errors="replace")[-3000:]
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-            driver.wait()
     frame = read_results(out).set_index(["space", "index"])
     assert (frame.status == "done").all() and len(frame) == 4
     row = frame.loc[("anynetx_a", 0)]
