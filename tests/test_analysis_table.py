@@ -8,7 +8,7 @@ import pytest
 
 from designspace.analysis import load_results, model_metrics, stats, summarize
 from designspace.analysis.synthetic import synthetic_results
-from designspace.analysis.table import COLUMNS
+from designspace.results import RESULT_COLUMNS as COLUMNS
 from designspace.errors import DesignspaceError
 from designspace.regnet import regnet_spec
 

@@ -16,7 +16,7 @@ def test_every_preset_is_a_valid_sweep():
     for preset in PRESETS:
         config = demo_config(preset, data_dir="/nonexistent")
         assert [s.name for s in config.spaces] == list(SPACES)
-        assert config.recipe["epochs"] >= 1
+        assert config.recipe.epochs >= 1
     assert demo_config("cifar10").spaces[0].n == 100 and demo_config("imagenet").spaces[0].n == 500
     assert demo_config("imagenet").spaces[0].flops == (360_000_000, 400_000_000)
 

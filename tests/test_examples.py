@@ -37,7 +37,7 @@ def test_sweep_file_validates_and_samples(name, profile):
     config = load_sweep_file(os.path.join(ROOT, name), profile=profile)
     in_channels, num_classes, resolution = config.shape()
     if profile is None:
-        assert config.data["name"] == "imagenet" and resolution >= 160
+        assert config.data.name == "imagenet" and resolution >= 160
     for entry in config.spaces:
         space = get_space(entry.name, resolution=resolution, num_classes=num_classes, in_channels=in_channels,
                           **entry.options)

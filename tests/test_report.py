@@ -11,6 +11,9 @@ from designspace.analysis.report import SECTIONS
 from designspace.analysis.synthetic import synthetic_results
 from designspace.cli import main
 from designspace.spec import NetSpec, StageSpec
+from designspace.sweep import status as status_mod
+from designspace.sweep.store import Store
+from designspace.train import TrainResult
 
 EVIL = "x$<script>alert('pwned')</script>"  # "$" would also start matplotlib mathtext
 
@@ -153,29 +156,26 @@ def test_bench_runtime_feeds_the_report_runtime_model(tables, tmp_path, capsys):
 
 
 def test_report_reads_a_real_sweep_directory(tmp_path, capsys):
-    store_mod = pytest.importorskip("designspace.sweep.store")
     table = synthetic_results("regnetx", n=12, seed=5, space="regnetx")
     rows = [{"space": r["space"], "index": int(r["index"]), "spec": r["spec"], "values": r["values"],
              "flops": int(r["flops"]), "params": int(r["params"]), "acts": int(r["acts"]),
              "resolution": int(r["resolution"])} for _, r in table.iterrows()]
     sweep_dir = tmp_path / "sweep"
-    store = store_mod.Store.create(sweep_dir, "{}", "fingerprint", f"sweep {EVIL}", rows)
+    store = Store.create(sweep_dir, "{}", "fingerprint", f"sweep {EVIL}", rows)
     try:
         out = tmp_path / "r.html"
         assert main(["report", str(sweep_dir), "--out", str(out)]) == 2  # nothing finished yet
         assert "no finished model" in capsys.readouterr().err
         for _, r in table.head(10).iterrows():
-            store.record_result(r["space"], int(r["index"]), {
-                "status": "done", "best_error": r["best_error"], "final_error": r["final_error"],
-                "epochs": json.loads(r["epochs"]), "wall_time": 1.0, "images_per_sec": 10.0, "host": "h",
-                "device": "cpu"})
+            store.record_result(store.key(r["space"], int(r["index"])), TrainResult(
+                status="done", best_error=r["best_error"], final_error=r["final_error"],
+                epochs=json.loads(r["epochs"]), wall_time=1.0, images_per_sec=10.0, host="h", device="cpu"))
     finally:
         store.close()
     assert main(["report", str(sweep_dir), "--out", str(out), "--bins", "2"]) == 0
     text = out.read_text()
     assert "<td>12</td><td>10</td>" in text  # n and finished in the summary table
     assert "sweep x$&lt;script&gt;" in text and "<script>" not in text
-    status_mod = pytest.importorskip("designspace.sweep.status")
     for suffix in (".csv", ".jsonl"):  # what `designspace sweep export` writes reads back the same
         exported = tmp_path / f"export{suffix}"
         status_mod.export_results(sweep_dir, exported)

@@ -45,7 +45,7 @@ def test_good_file_parses(tmp_path):
     assert config.runner.slots == 2 and config.runner.max_attempts == 2 and config.runner.type == "local"
     assert config.runner.slurm == {"executor": "local", "time": 5}
     assert config.shape() == (1, 10, 28)
-    assert config.recipe_config().epochs == 1 and config.data_config().train_subset == 20
+    assert config.recipe.epochs == 1 and config.data.train_subset == 20
 
 
 def test_name_defaults_to_file_name(tmp_path):

@@ -12,6 +12,7 @@ from designspace.spec import NetSpec, StageSpec
 from designspace.sweep import COLUMNS, read_results
 from designspace.sweep.status import export_results, format_status, sweep_status
 from designspace.sweep.store import Store
+from designspace.train import TrainResult
 
 SPEC = NetSpec(stages=(StageSpec(1, 8), StageSpec(1, 16)), stem="cifar", stem_width=8, in_channels=1, num_classes=10)
 CONTRACT_COLUMNS = ["sweep", "space", "index", "status", "spec", "values", "flops", "params", "acts", "resolution",
@@ -27,26 +28,26 @@ def make_store(path, n=3, spaces=("a", "b")):
 
 
 def result(best, status="done"):
-    return {"status": status, "best_error": best, "final_error": best + 1.0,
-            "epochs": [{"epoch": 1, "test_error": best + 1.0}, {"epoch": 2, "test_error": best}],
-            "wall_time": 2.5, "images_per_sec": 100.0, "host": "h", "device": "cpu"}
+    return TrainResult(status=status, best_error=best, final_error=best + 1.0,
+                       epochs=[{"epoch": 1, "test_error": best + 1.0}, {"epoch": 2, "test_error": best}],
+                       wall_time=2.5, images_per_sec=100.0, host="h", device="cpu")
 
 
 def test_store_rows_and_contract_columns(tmp_path):
     store = make_store(tmp_path)
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.mark_running("a", 0) == 1
-    store.record_result("a", 0, result(12.5))
-    store.mark_running("a", 1)
-    store.record_result("a", 1, result(math.nan, status="diverged"))
-    store.mark_running("b", 0)
-    assert store.mark_error("b", 0, "RuntimeError: boom", max_attempts=2) == "pending"
-    store.mark_running("b", 0)
-    assert store.mark_error("b", 0, "RuntimeError: boom again", max_attempts=2) == "failed"
+    assert store.mark_running(store.key("a", 0)) == 1
+    store.record_result(store.key("a", 0), result(12.5))
+    store.mark_running(store.key("a", 1))
+    store.record_result(store.key("a", 1), result(math.nan, status="diverged"))
+    store.mark_running(store.key("b", 0))
+    assert store.mark_error(store.key("b", 0), "RuntimeError: boom", max_attempts=2) == "pending"
+    store.mark_running(store.key("b", 0))
+    assert store.mark_error(store.key("b", 0), "RuntimeError: boom again", max_attempts=2) == "failed"
     store.close()
 
     frame = read_results(tmp_path)
-    assert list(frame.columns) == CONTRACT_COLUMNS == COLUMNS
+    assert list(frame.columns) == CONTRACT_COLUMNS == list(COLUMNS)
     assert len(frame) == 6
     row = frame[(frame.space == "a") & (frame["index"] == 0)].iloc[0]
     assert row.status == "done" and row.best_error == 12.5 and row.final_error == 13.5
@@ -66,10 +67,10 @@ def test_store_rows_and_contract_columns(tmp_path):
 
 def test_reset_running_and_unmark(tmp_path):
     store = make_store(tmp_path, n=2, spaces=("a",))
-    store.mark_running("a", 0)
-    store.mark_running("a", 1)
-    store.unmark_running("a", 1)
-    assert store.reset_running() == 1
+    store.mark_running(store.key("a", 0))
+    store.mark_running(store.key("a", 1))
+    store.unmark_running(store.key("a", 1))
+    assert store.reset_running("models") == 1
     rows = {r["idx"]: r for r in store.rows()}
     assert rows[0]["status"] == "pending" and rows[0]["attempts"] == 1
     assert rows[1]["status"] == "pending" and rows[1]["attempts"] == 0
@@ -100,8 +101,8 @@ def test_foreign_and_corrupt_stores_are_refused(tmp_path):
 def test_status_counts_throughput_and_eta(tmp_path):
     store = make_store(tmp_path, n=4, spaces=("a", "b"))
     for i, (space, best) in enumerate([("a", 10.0), ("a", 20.0), ("b", 30.0)]):
-        store.mark_running(space, i)
-        store.record_result(space, i, result(best))
+        store.mark_running(store.key(space, i))
+        store.record_result(store.key(space, i), result(best))
     # Finishes 40 s apart: 2 intervals in 80 s, a pace of 90 models per hour.
     for i, (space, t) in enumerate([("a", "2026-01-01T00:00:00+00:00"), ("a", "2026-01-01T00:00:40+00:00"),
                                     ("b", "2026-01-01T00:01:20+00:00")]):
@@ -121,8 +122,8 @@ def test_status_counts_throughput_and_eta(tmp_path):
 @pytest.mark.parametrize("ext", [".csv", ".jsonl", ".parquet"])
 def test_export_round_trip(tmp_path, ext):
     store = make_store(tmp_path / "sweep", n=2, spaces=("a",))
-    store.mark_running("a", 0)
-    store.record_result("a", 0, result(11.0))
+    store.mark_running(store.key("a", 0))
+    store.record_result(store.key("a", 0), result(11.0))
     store.close()
     out = tmp_path / f"out{ext}"
     assert export_results(tmp_path / "sweep", out) == 2
@@ -132,7 +133,7 @@ def test_export_round_trip(tmp_path, ext):
         back = pd.read_json(out, lines=True)
     else:
         back = pd.read_parquet(out)
-    assert list(back.columns) == COLUMNS
+    assert list(back.columns) == list(COLUMNS)
     assert back.loc[back["index"] == 0, "best_error"].iloc[0] == 11.0
     assert json.loads(back.loc[0, "spec"])["stem"] == "cifar"
     with pytest.raises(DesignspaceError, match="unknown export format"):

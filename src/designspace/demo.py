@@ -99,11 +99,9 @@ def demo_config(preset: str = "fashion-mnist", n: int | None = None, epochs: int
 
 def estimate_compute(config, preset: str) -> dict:
     """What the sweep will cost: models, image passes, multiply-adds, and time at an assumed rate."""
-    from .data import DataConfig
-
     models = sum(s.n for s in config.spaces)
-    epochs = config.recipe.get("epochs", 10)
-    data = DataConfig(**config.data)
+    epochs = config.recipe.epochs
+    data = config.data
     if data.name == "synthetic":
         train_images, test_images = data.synthetic_train, data.synthetic_test
     else:

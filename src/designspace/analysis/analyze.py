@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..errors import DesignspaceError, UnknownNameError
 from . import stats
+from .calibration import noise_floor
 from .complexity import power_law
 from .table import finished, metric_column, model_metrics
 
@@ -89,7 +90,21 @@ def _compare(ref: dict, other: dict) -> tuple[dict, dict]:
             stats.ks_test(a, b, weights_a=other["weights"], weights_b=ref["weights"]).to_dict())
 
 
-def _finding(ref: dict, other: dict, kp: dict, kn: dict, metric: str, normalize: str, bins: int) -> str:
+def noise_sentence(ref: dict, other: dict, seed_noise: float | None) -> str:
+    """Whether the pair's median difference is larger than what seed noise alone produces (from a calibration)."""
+    if seed_noise is None:
+        return ("Whether this difference exceeds seed noise is unmeasured: no calibration of this regime "
+                "(designspace calibrate).")
+    diff = abs(other["median_error"] - ref["median_error"])
+    floor = noise_floor(seed_noise, other["finished"], ref["finished"])
+    larger = "larger" if diff > floor else "not larger"
+    return (f"Seed noise alone ({seed_noise:.2f} points per run, from the calibration) moves a median difference "
+            f"by up to {floor:.2f} points (95%) at these sizes: this difference of {diff:.2f} is {larger} than "
+            f"what seed noise alone produces.")
+
+
+def _finding(ref: dict, other: dict, kp: dict, kn: dict, metric: str, normalize: str, bins: int,
+             seed_noise: float | None = None) -> str:
     """What the data show for one pair, with the statistics, and nothing more."""
     lower = other["label"] if other["median_error"] < ref["median_error"] else ref["label"]
     diff = abs(other["median_error"] - ref["median_error"])
@@ -102,15 +117,17 @@ def _finding(ref: dict, other: dict, kp: dict, kn: dict, metric: str, normalize:
         f"minimum {other['min_error']:.2f}% vs {ref['min_error']:.2f}%. "
         f"KS on the plain EDFs: D = {kp['statistic']:.3f}, p = {kp['pvalue']:.3g}, so the test {verdict_p} equal "
         f"distributions at the 5% level. KS on the {normalize}-normalized EDFs ({bins} bins): "
-        f"D = {kn['statistic']:.3f}, p = {kn['pvalue']:.3g} (approximate), {verdict_n} at 5%."
+        f"D = {kn['statistic']:.3f}, p = {kn['pvalue']:.3g} (approximate), {verdict_n} at 5%. "
+        + noise_sentence(ref, other, seed_noise)
     )
 
 
 def summarize(frames, metric: str = "best", normalize: str = "flops", bins: int | None = None,
-              seed: int = 0, repeats: int = 10_000, pairs=None) -> dict:
+              seed: int = 0, repeats: int = 10_000, pairs=None, seed_noise: dict | None = None) -> dict:
     """Per-space statistics (see the module docstring). JSON-serializable except the 'metrics' frames
     and 'weights' arrays. `pairs`: the (reference, other) space labels to compare with KS tests and a
-    finding each; default: the first space against every other."""
+    finding each; default: the first space against every other. `seed_noise`: {sweep name: the seed
+    noise its calibration measured}, so each finding says whether it rises above that noise."""
     if normalize not in NORMALIZE:
         raise DesignspaceError(f"--normalize must be flops or params, got {normalize!r}")
     metric_column(metric)
@@ -162,8 +179,11 @@ def summarize(frames, metric: str = "best", normalize: str = "flops", bins: int 
     for ref_label, other_label in wanted:
         a, b = by_label[ref_label], by_label[other_label]
         kp, kn = (b["ks_plain"], b["ks_normalized"]) if a is ref and b is not ref else _compare(a, b)
+        noise = (seed_noise or {}).get(a["sweep"], (seed_noise or {}).get(b["sweep"]))
         compared.append({"reference": a["label"], "other": b["label"], "ks_plain": kp, "ks_normalized": kn,
-                         "finding": _finding(a, b, kp, kn, metric, normalize, n_bins)})
+                         "seed_noise": noise, "median_difference": b["median_error"] - a["median_error"],
+                         "noise_floor": None if noise is None else noise_floor(noise, b["finished"], a["finished"]),
+                         "finding": _finding(a, b, kp, kn, metric, normalize, n_bins, noise)})
     return {"metric": metric, "metric_column": metric_column(metric), "normalize": normalize, "bins": n_bins,
             "bins_note": bins_note, "edges": edges.tolist(), "spaces": out, "pairs": compared, "seed": seed}
 

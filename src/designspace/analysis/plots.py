@@ -237,3 +237,27 @@ def runtime_figure(records, models: dict) -> str:
         _legend(ax, fontsize=7)
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
     return to_data_uri(fig)
+
+
+def calibration_figure(calibration) -> str:
+    """Regime mean error (bars: the seeds' range) against the reference error, one point per model."""
+    fig, ax = _subplots(figsize=(5.6, 4.4))
+    spaces = list(dict.fromkeys(m.space for m in calibration.models))
+    for i, space in enumerate(spaces):
+        models = [m for m in calibration.models if m.space == space and m.complete]
+        if not models:
+            continue
+        runs = np.array([m.regime for m in models])
+        mean = runs.mean(axis=1)
+        ax.errorbar(mean, [m.reference for m in models], xerr=[mean - runs.min(axis=1), runs.max(axis=1) - mean],
+                    fmt="o", ms=5, capsize=2, color=color(i), label=_text(space))
+    ax.set_xlabel("regime error, mean over seeds (bars: min..max) [%]")
+    ax.set_ylabel("reference error [%]")
+    stats_ = calibration.stats
+    if stats_ is not None:
+        ax.set_title(f"Spearman rho {stats_.spearman.value:.2f}, seed noise {stats_.seed_noise:.2f} points",
+                     fontsize=10)
+    _legend(ax, fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return to_data_uri(fig)

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import DesignspaceError
 from ..io import atomic_write_text, read_jsonl
+from ..results import Status
 from . import plots
 from .analyze import canonical_order, summarize
 from .complexity import runtime_model
@@ -25,6 +26,7 @@ from .table import epoch_curves, load_results
 SECTIONS = (
     ("summary", "Summary per design space"),
     ("findings", "Findings"),
+    ("calibration", "Calibration: is the training regime a valid proxy?"),
     ("edf", "Error EDF"),
     ("normalized-edf", "Normalized error EDF"),
     ("bootstrap", "Bootstrap: best value of each parameter"),
@@ -75,8 +77,8 @@ def _swatch(i: int) -> str:
 
 def _others(entry: dict) -> str:
     """Models not counted as finished, by status (done models without the metric included)."""
-    parts = [f"{count} {status}" for status, count in entry["statuses"].items() if status != "done"]
-    missing = entry["statuses"].get("done", 0) - entry["finished"]
+    parts = [f"{count} {status}" for status, count in entry["statuses"].items() if status != Status.DONE]
+    missing = entry["statuses"].get(Status.DONE.value, 0) - entry["finished"]
     if missing > 0:
         parts.append(f"{missing} done without the metric")
     return ", ".join(parts) or "-"
@@ -141,7 +143,7 @@ def load_runtime(path) -> list[dict]:
     path = os.fspath(path)
     records = []
     for n, rec in read_jsonl(path, "runtime file"):
-        if isinstance(rec, dict) and rec.get("status") == "oom":
+        if isinstance(rec, dict) and rec.get("status") == Status.OOM:
             continue  # did not fit in memory: nothing measured
         if not isinstance(rec, dict) or not all(k in rec for k in ("flops", "acts", "forward_s")):
             raise DesignspaceError(f"{path}: line {n} lacks flops, acts or forward_s")
@@ -173,7 +175,23 @@ def _runtime_section(records) -> str:
             f"{_img(plots.runtime_figure(records, models), 'runtime vs flops and the runtime model')}")
 
 
-def build_html(summary: dict, runtime_records=None, title: str = "Design space report") -> str:
+def _calibration_section(calibrations) -> str:
+    if not calibrations:
+        return ('<p class="note">No calibration of this training regime: whether the differences above exceed seed '
+                'noise, and whether the regime ranks models as longer training would, is unmeasured. Run '
+                '<code>designspace calibrate SWEEP.yaml</code> (or <code>designspace demo --calibrate</code>) '
+                'with the same sweep directory.</p>')
+    from ..sweep.calibrate import format_calibration
+
+    parts = []
+    for cal in calibrations:
+        parts.append(f"<h3>{_e(cal.sweep)}</h3><pre>{_e(format_calibration(cal))}</pre>")
+        if cal.stats is not None:
+            parts.append(_img(plots.calibration_figure(cal), "regime error vs reference error: " + cal.sweep))
+    return "".join(parts)
+
+
+def build_html(summary: dict, runtime_records=None, title: str = "Design space report", calibrations=()) -> str:
     spaces = summary["spaces"]
     body = {}
     body["summary"] = (_summary_table(summary) +
@@ -183,6 +201,7 @@ def build_html(summary: dict, runtime_records=None, title: str = "Design space r
                        + (f" ({_e(summary['bins_note'])})" if summary["bins_note"] else "") + ".</p>")
     body["findings"] = ("".join(f"<p class=finding>{_e(p['finding'])}</p>" for p in summary["pairs"])
                         or "<p class=note>Only one design space: nothing to compare.</p>")
+    body["calibration"] = _calibration_section(calibrations)
     body["edf"] = _img(plots.edf_figure(summary, normalized=False), "error EDF of every space")
     body["normalized-edf"] = _img(plots.edf_figure(summary, normalized=True), "normalized error EDF of every space")
     body["bootstrap"] = ("<p>Empirical bootstrap: 25% of the (value, error) pairs drawn with replacement, the best "
@@ -224,6 +243,19 @@ def build_html(summary: dict, runtime_records=None, title: str = "Design space r
             f"<nav>{nav}</nav>{sections}</body></html>\n")
 
 
+def load_calibrations(paths) -> list:
+    """The calibrations stored in the given sweep directories (tables hold none)."""
+    from ..sweep.calibrate import read_calibration
+
+    found = []
+    for path in paths:
+        if os.path.isdir(path) and os.path.isfile(os.path.join(path, "results.db")):
+            cal = read_calibration(path)
+            if cal is not None:
+                found.append(cal)
+    return found
+
+
 def check_output_path(path) -> str:
     path = os.fspath(path)
     if os.path.isdir(path):
@@ -241,7 +273,9 @@ def write_report(paths, out_html, metric: str = "best", normalize: str = "flops"
     out_html = check_output_path(out_html)
     records = load_runtime(runtime) if runtime is not None else None  # fail early on a bad file
     frames = [load_results(p) for p in paths]
-    summary = summarize(frames, metric=metric, normalize=normalize, bins=bins, seed=seed, pairs=pairs)
-    text = build_html(summary, runtime_records=records, title=title)
+    calibrations = load_calibrations(paths)
+    summary = summarize(frames, metric=metric, normalize=normalize, bins=bins, seed=seed, pairs=pairs,
+                        seed_noise={c.sweep: c.stats.seed_noise for c in calibrations if c.stats is not None})
+    text = build_html(summary, runtime_records=records, title=title, calibrations=calibrations)
     atomic_write_text(out_html, text)
     return out_html

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..complexity import complexity
 from ..regnet import quantized_linear, regnet_spec
+from ..results import RESULT_COLUMNS, Status
 from ..spec import NetSpec, StageSpec
 
 KINDS = ("regnetx", "anynetx")
@@ -87,7 +88,7 @@ def synthetic_results(kind: str = "regnetx", n: int = 100, seed: int = 0, sweep:
         best = min(e["test_error"] for e in epoch_list) if done else float("nan")
         rows.append({
             "sweep": sweep or f"synthetic-{kind}", "space": space or kind, "index": index,
-            "status": "done" if done else "pending", "spec": spec.to_json(), "values": json.dumps(values),
+            "status": str(Status.DONE if done else Status.PENDING), "spec": spec.to_json(), "values": json.dumps(values),
             "flops": int(cx["flops"]), "params": int(cx["params"]), "acts": int(cx["acts"]),
             "resolution": resolution, "best_error": best, "final_error": error if done else float("nan"),
             "epochs": json.dumps(epoch_list), "wall_time": float(epochs) if done else float("nan"),
@@ -95,9 +96,4 @@ def synthetic_results(kind: str = "regnetx", n: int = 100, seed: int = 0, sweep:
             "host": "synthetic" if done else None, "device": "cpu" if done else None,
             "created_at": "2026-01-01T00:00:00+00:00", "finished_at": "2026-01-01T00:10:00+00:00" if done else None,
         })
-    return pd.DataFrame(rows, columns=list(_columns()))
-
-
-def _columns():
-    from .table import COLUMNS
-    return COLUMNS
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))

@@ -18,12 +18,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DesignspaceError
+from ..results import Status
 from .fit import fit_quantized_linear
 
-COLUMNS = ("sweep", "space", "index", "status", "spec", "values", "flops", "params", "acts", "resolution",
-           "best_error", "final_error", "epochs", "wall_time", "images_per_sec", "attempts", "last_error",
-           "host", "device", "created_at", "finished_at")
-STATUSES = ("pending", "running", "done", "diverged", "oom", "failed")
 METRICS = {"best": "best_error", "final": "final_error", "best_error": "best_error", "final_error": "final_error"}
 TABLE_SUFFIXES = (".csv", ".jsonl", ".parquet")
 
@@ -90,7 +87,7 @@ def finished(df: pd.DataFrame, metric: str = "best", source: str | None = None) 
     if column not in df.columns:
         raise DesignspaceError(f"{source}: metric {column!r} is not in the table")
     values = pd.to_numeric(df[column], errors="coerce")
-    done = df[(df["status"].astype(str) == "done") & np.isfinite(values.to_numpy(dtype=np.float64))]
+    done = df[(df["status"].astype(str) == Status.DONE.value) & np.isfinite(values.to_numpy(dtype=np.float64))]
     if len(done) == 0:
         counts = df["status"].astype(str).value_counts().to_dict()
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())

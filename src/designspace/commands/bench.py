@@ -18,6 +18,8 @@ import platform
 import statistics
 import time
 
+from ..results import Status
+
 
 def load_specs(path_or_name: str) -> list[tuple[str, object]]:
     """(name, NetSpec) pairs from a zoo name, a spec file, or JSON lines of `designspace sample` output."""
@@ -115,11 +117,11 @@ def run(args) -> int:
         except torch.cuda.OutOfMemoryError:
             # Too big for this batch on this device: recorded, and left out of the runtime model.
             torch.cuda.empty_cache()
-            rec = {"status": "oom", "forward_s": None, "forward_backward_s": None, "resolution": res,
+            rec = {"status": str(Status.OOM), "forward_s": None, "forward_backward_s": None, "resolution": res,
                    "batch": args.batch, "device": device, "spec": spec.to_dict()}
         rec["name"] = label
         lines.append(json.dumps(rec))
-        if args.out and rec.get("status") == "oom":
+        if args.out and rec.get("status") == Status.OOM:
             print(f"{label}: out of memory at batch {args.batch}")
         elif args.out:
             print(f"{label}: forward {rec['forward_s'] * 1e3:.2f} ms, forward+backward "

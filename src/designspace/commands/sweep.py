@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 
+from ..results import Status
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("sweep", help="run, inspect and export sweeps (sample, train, collect)",
@@ -44,7 +46,7 @@ def run(args) -> int:
         counts = ", ".join(f"{n} {status}" for status, n in summary["counts"].items() if n)
         print(f"sweep {summary['sweep']!r} in {summary['dir']}: {counts} "
               f"({summary['trained']} trained now, {summary['wall_time']:.0f} s)")
-        return 0 if summary["counts"]["pending"] == 0 else 1
+        return 0 if summary["counts"][Status.PENDING] == 0 else 1
     if args.sweep_command == "status":
         from ..sweep.status import format_status, sweep_status
 

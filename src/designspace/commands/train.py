@@ -13,6 +13,8 @@ import json
 import os
 import sys
 
+from ..results import Status
+
 
 def run(args) -> int:
     from dataclasses import replace
@@ -43,7 +45,7 @@ def run(args) -> int:
     result = train(spec, data, recipe, out_dir=out_dir, device=args.device, threads=args.threads, seed=args.seed,
                    resume=not args.no_resume, progress=False if args.quiet else None)
     if int(os.environ.get("RANK", "0")) != 0:
-        return 0 if result.status == "done" else 1
+        return 0 if result.status == Status.DONE else 1
     summary = {"status": result.status, "best_error": result.best_error, "final_error": result.final_error,
                "images_per_sec": round(result.images_per_sec, 1), "wall_time": round(result.wall_time, 2),
                "result": os.path.join(out_dir, "result.json")}
@@ -52,7 +54,7 @@ def run(args) -> int:
     else:
         print(f"{result.status}: best top-1 error {result.best_error:.2f}%, final {result.final_error:.2f}%, "
               f"{result.images_per_sec:.0f} img/s, {result.wall_time:.1f}s -> {summary['result']}")
-    if result.status != "done":
+    if result.status != Status.DONE:
         print(f"designspace train: {result.message}", file=sys.stderr)
         return 1
     if not isinstance(result.best_error, float):

@@ -83,7 +83,6 @@ class DataConfig:
     synthetic_train: int = 10000
     synthetic_test: int = 2000
     synthetic_seed: int = 0
-    workers: int | None = None  # DataLoader workers for streamed (ImageNet-size) data
 
     def __post_init__(self):
         object.__setattr__(self, "name", canonical_name(self.name))

@@ -9,6 +9,7 @@ Command line: `designspace sweep run|status|export` (see designspace/commands/sw
 """
 from .config import SweepConfig, load_sweep_file
 from .driver import run_sweep
-from .store import COLUMNS, read_results
+from ..results import RESULT_COLUMNS as COLUMNS
+from .store import read_results
 
 __all__ = ["SweepConfig", "load_sweep_file", "run_sweep", "read_results", "COLUMNS"]

@@ -35,7 +35,9 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from ..data import DataConfig
 from ..errors import DesignspaceError, UnknownNameError
+from ..train.recipe import Recipe
 from ..units import parse_band
 
 RUNNER_TYPES = ("local", "ray", "slurm")
@@ -103,8 +105,8 @@ class SweepConfig:
     """A validated sweep file. `fingerprint()` identifies the experiment (everything but the runner)."""
     name: str
     spaces: tuple
-    data: dict
-    recipe: dict
+    data: DataConfig
+    recipe: Recipe
     seed: int = 0
     resolution: int | None = None
     runner: RunnerConfig = field(default_factory=RunnerConfig)
@@ -116,7 +118,7 @@ class SweepConfig:
             "name": self.name, "seed": self.seed, "resolution": self.resolution,
             "spaces": [{"name": s.name, "n": s.n, "label": s.label, "options": s.options,
                         **{k: list(getattr(s, k)) for k in BAND_KEYS}} for s in self.spaces],
-            "data": self.data, "recipe": self.recipe,
+            "data": self.data.to_dict(), "recipe": self.recipe.to_dict(),
         }
 
     def to_dict(self) -> dict:
@@ -135,21 +137,11 @@ class SweepConfig:
             changes["type"] = runner_type
         return dataclasses.replace(self, runner=dataclasses.replace(self.runner, **changes))
 
-    def data_config(self, file: str | None = None):
-        from ..data import DataConfig
-
-        return _build_dataclass(DataConfig, self.data, "data", file)
-
-    def recipe_config(self, file: str | None = None):
-        from ..train import Recipe
-
-        return _build_dataclass(Recipe, self.recipe, "recipe", file)
-
     def shape(self) -> tuple[int, int, int]:
         """(in_channels, num_classes, resolution) the models are built for."""
         from ..data import dataset_shape
 
-        in_channels, num_classes, resolution = dataset_shape(self.data_config())
+        in_channels, num_classes, resolution = dataset_shape(self.data)
         return in_channels, num_classes, self.resolution or resolution
 
     @classmethod
@@ -165,14 +157,11 @@ class SweepConfig:
         resolution = _int(raw.get("resolution"), f"{where}: resolution", 1, allow_none=True)
         bands = {k: _band(raw.get(k), f"{where}: {k}") for k in BAND_KEYS}
         spaces = _parse_spaces(raw["spaces"], bands, where, base_dir)
-        data = _plain_mapping(raw["data"], f"{where}: data")
-        recipe = _plain_mapping(raw.get("recipe") or {}, f"{where}: recipe")
+        data = _build_dataclass(DataConfig, _plain_mapping(raw["data"], f"{where}: data"), "data", where)
+        recipe = _build_dataclass(Recipe, _plain_mapping(raw.get("recipe") or {}, f"{where}: recipe"), "recipe", where)
         runner = _parse_runner(raw.get("runner") or {}, f"{where}: runner")
-        config = cls(name=name.strip(), spaces=spaces, data=data, recipe=recipe, seed=seed,
-                     resolution=resolution, runner=runner, source=None)
-        config.data_config(where)     # rejects unknown data / recipe keys by name
-        config.recipe_config(where)
-        return config
+        return cls(name=name.strip(), spaces=spaces, data=data, recipe=recipe, seed=seed,
+                   resolution=resolution, runner=runner, source=None)
 
 
 def _plain_mapping(value, where: str) -> dict:
@@ -181,9 +170,9 @@ def _plain_mapping(value, where: str) -> dict:
     return {str(k): (list(v) if isinstance(v, tuple) else v) for k, v in value.items() if v is not None}
 
 
-def _build_dataclass(cls, values: dict, where: str, file: str | None):
+def _build_dataclass(cls, values: dict, where: str, file: str):
     """cls(**values) with unknown keys rejected by name; errors name the sweep file."""
-    prefix = f"{file}: " if file else ""
+    prefix = f"{file}: "
     known = [f.name for f in dataclasses.fields(cls)]
     _reject_unknown(values, known, f"{prefix}{where}")
     try:
@@ -327,13 +316,3 @@ def load_sweep_file(path, profile: str | None = None) -> SweepConfig:
     config = SweepConfig.from_dict(raw, where=path, default_name=default_name,
                                    base_dir=os.path.dirname(os.path.abspath(path)))
     return dataclasses.replace(config, source=os.path.abspath(path))
-
-
-def config_from_stored(text: str) -> SweepConfig:
-    """Rebuild a SweepConfig from the JSON kept in the store (no re-validation of space names)."""
-    raw = json.loads(text)
-    spaces = tuple(SpaceEntry(name=s["name"], n=s["n"], label=s["label"], options=s.get("options") or {},
-                              **{k: tuple(s.get(k) or (None, None)) for k in BAND_KEYS}) for s in raw["spaces"])
-    runner = RunnerConfig(**raw.get("runner", {}))
-    return SweepConfig(name=raw["name"], spaces=spaces, data=raw["data"], recipe=raw["recipe"], seed=raw["seed"],
-                       resolution=raw.get("resolution"), runner=runner)

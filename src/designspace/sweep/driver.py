@@ -1,17 +1,19 @@
-"""The sweep driver: sample every model, store it, then train the pending ones on a runner.
+"""The sweep driver: sample every model, store it, then train the pending runs on a runner.
 
 The experiment is defined by the store: all specs are sampled and written before
 any training starts, so a resumed sweep trains exactly the models the first run
 drew. The driver is the store's only writer. Running it again on the same
 directory continues: rows a dead driver left `running` go back to `pending`, and a
-model whose run directory already holds a result is recorded, not trained again.
+run whose directory already holds a result is recorded, not trained again.
 
     from designspace.sweep import run_sweep
     summary = run_sweep("sweep.yaml", "sweeps/demo")            # resumes if sweeps/demo exists
     summary = run_sweep(config, "sweeps/demo", runner="ray")
 
-The local runner starts its workers with the "spawn" method, so a script that
-calls run_sweep needs the usual `if __name__ == "__main__":` guard.
+`train_runs` is the loop itself, for any table of runs: the sweep's models, or a
+calibration's runs (designspace.sweep.calibrate). The local runner starts its workers
+with the "spawn" method, so a script that calls run_sweep needs the usual
+`if __name__ == "__main__":` guard.
 """
 from __future__ import annotations
 
@@ -23,11 +25,15 @@ import signal
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable
 
 from ..errors import DesignspaceError
+from ..results import STATUSES, Status
 from .config import SweepConfig, load_sweep_file
 from .store import DB_NAME, Store, db_path
-from .worker import finished_result, run_dir_for
+from .task import RunKey, Task
+from .worker import finished_result
 
 LOCK_FILE = ".driver.lock"
 _OWN_FILES = {DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", LOCK_FILE}
@@ -138,23 +144,73 @@ def sample_rows(config: SweepConfig) -> list[dict]:
     return rows
 
 
-def _make_task(config: SweepConfig, sweep_dir: str, row, attempt: int) -> dict:
-    return {"space": row["space"], "index": int(row["idx"]), "attempt": attempt, "spec": json.loads(row["spec"]),
-            "run_dir": os.path.abspath(run_dir_for(sweep_dir, row["space"], int(row["idx"]))),
-            "seed": model_seed(config.seed, row["space"], int(row["idx"])), "data": config.data,
-            "recipe": config.recipe}
+def run_dir(sweep_dir: str, table: str, row) -> str:
+    """Where a run trains: runs/<space>/<index> for a sweep model, calibration/<role>/<space>-<index>-<replicate>."""
+    if table == "models":
+        return os.path.join(sweep_dir, "runs", row["space"], str(row["idx"]))
+    return os.path.join(sweep_dir, "calibration", row["role"], f"{row['space']}-{row['idx']}-{row['replicate']}")
 
 
-def _recover(store: Store, sweep_dir: str) -> int:
+@dataclass(frozen=True)
+class RunPlan:
+    """A table of runs to train, how each row becomes a Task (given its attempt number), and in which order."""
+
+    table: str
+    label: str
+    task: Callable[..., Task]
+    order: Callable[[list], list] = list
+
+
+def interleave_spaces(rows: list) -> list:
+    """Round robin over the spaces (index 0 of each, then index 1, ...): partial results and the pace cover all."""
+    first_seen = {space: i for i, space in enumerate(dict.fromkeys(r["space"] for r in rows))}
+    return sorted(rows, key=lambda r: (int(r["idx"]), first_seen[r["space"]]))
+
+
+def sweep_plan(config: SweepConfig, sweep_dir: str) -> RunPlan:
+    from ..spec import NetSpec
+
+    def task(row, attempt: int) -> Task:
+        space, index = row["space"], int(row["idx"])
+        return Task(key=RunKey("models", int(row["position"])), label=f"{space} #{index}",
+                    spec=NetSpec.from_json(row["spec"]), data=config.data, recipe=config.recipe,
+                    seed=model_seed(config.seed, space, index), attempt=attempt,
+                    run_dir=os.path.abspath(run_dir(sweep_dir, "models", row)))
+    return RunPlan("models", config.name, task, interleave_spaces)
+
+
+def _recover(store: Store, plan: RunPlan, sweep_dir: str) -> int:
     """Record results a previous driver's workers finished but it did not store; reset stale `running` rows."""
     recovered = 0
-    for row in store.rows(("pending", "running")):
-        result = finished_result(run_dir_for(sweep_dir, row["space"], int(row["idx"])))
+    for row in store.rows(plan.table, (Status.PENDING, Status.RUNNING)):
+        result = finished_result(run_dir(sweep_dir, plan.table, row))
         if result is not None:
-            store.record_result(row["space"], int(row["idx"]), result)
+            store.record_result(RunKey(plan.table, int(row["position"])), result)
             recovered += 1
-    store.reset_running()
+    store.reset_running(plan.table)
     return recovered
+
+
+class Pace:
+    """The pace measured on this machine: after the first runs, how long all of them will take."""
+
+    def __init__(self, to_train: int, capacity: int):
+        self.to_train, self.started, self.done = to_train, time.time(), 0
+        self.warmup = min(to_train, max(4, 2 * capacity))  # every slot has finished a run twice
+        self.estimate = None  # seconds for all `to_train` runs, as estimated at the warm-up
+
+    def finished_one(self) -> bool:
+        """Count a finished run; True when the estimate has just been made."""
+        self.done += 1
+        if self.done == self.warmup and self.done < self.to_train:
+            self.estimate = (time.time() - self.started) * self.to_train / self.done
+            return True
+        return False
+
+    def describe(self) -> str:
+        elapsed = time.time() - self.started
+        return (f"measured pace: {self.done} runs in {elapsed:.0f} s on this machine; all {self.to_train} take "
+                f"about {self.estimate / 60:.1f} minutes, {max(self.estimate - elapsed, 0) / 60:.1f} left")
 
 
 class _Progress:
@@ -176,6 +232,12 @@ class _Progress:
                 self.bar.update(advance)
             else:  # update(0) would not redraw: the new "running" count would show only at the next finish
                 self.bar.refresh()
+
+    def write(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -207,9 +269,19 @@ def run_sweep(config_or_path, out_dir, runner=None, progress=True, retry_failed=
     if runner is not None:
         config = config.with_runner(runner)
     sweep_dir = os.fspath(out_dir)
+    with open_sweep_store(config, sweep_dir) as store:
+        plan = sweep_plan(config, sweep_dir)
+        if retry_failed:
+            store.reset_failed(plan.table)
+        return train_runs(store, plan, config.runner, sweep_dir, progress)
+
+
+@contextmanager
+def open_sweep_store(config: SweepConfig, sweep_dir: str):
+    """The sweep directory's store, created (sampled) on first use, under the driver lock; refuses another sweep."""
     exists = check_sweep_dir(config, sweep_dir)
     if not exists:
-        config.data_config().require_root()          # a missing data set, too, before anything is written
+        config.data.require_root()          # a missing data set, too, before anything is written
     rows = None if exists else sample_rows(config)     # sampling errors come before anything is written
     os.makedirs(sweep_dir, exist_ok=True)
     with driver_lock(sweep_dir):
@@ -219,85 +291,93 @@ def run_sweep(config_or_path, out_dir, runner=None, progress=True, retry_failed=
             rows = rows if rows is not None else sample_rows(config)
             store = Store.create(sweep_dir, json.dumps(config.to_dict()), config.fingerprint(), config.name, rows)
         try:
-            if retry_failed:
-                store.reset_failed()
-            return _drive(config, sweep_dir, store, progress)
+            yield store
         finally:
             store.close()
 
 
-def _drive(config: SweepConfig, sweep_dir: str, store: Store, progress: bool) -> dict:
+def train_runs(store: Store, plan: RunPlan, runner_config, sweep_dir: str, progress: bool) -> dict:
+    """Train every pending row of `plan.table` on the configured runner; returns a summary dict."""
     from .runners import make_runner
 
     started = time.time()
-    recovered = _recover(store, sweep_dir)
-    pending = list(store.rows("pending"))
-    total = len(store.rows())
-    finished = total - len(pending)
-    trained = 0
-    runner = make_runner(config.runner, sweep_dir, config.data) if pending else None
+    recovered = _recover(store, plan, sweep_dir)
+    pending = list(store.rows(plan.table, Status.PENDING))
+    total = len(store.rows(plan.table))
+    runner = make_runner(runner_config, sweep_dir) if pending else None
     in_flight: dict = {}
-    bar = None
+    bar, trained = None, 0
     try:
         with _sigterm_as_interrupt():
             if runner is not None:
                 runner.start()
                 if progress:
-                    print(f"{config.name}: {total} models, {len(pending)} to train; {runner.describe()}",
+                    print(f"{plan.label}: {total} runs, {len(pending)} to train; {runner.describe()}",
                           file=sys.stderr)
-            bar = _Progress(total, finished, progress, config.name)
-            queue = list(pending)
+            bar = _Progress(total, total - len(pending), progress, plan.label)
+            pace = Pace(len(pending), runner.capacity if runner else 1)
+            queue = plan.order(pending)
             while queue or in_flight:
-                room = runner.capacity - len(in_flight)
-                batch = []
-                while queue and room > 0:
-                    row = queue.pop(0)
-                    attempt = store.mark_running(row["space"], int(row["idx"]))
-                    task = _make_task(config, sweep_dir, row, attempt)
-                    in_flight[(task["space"], task["index"])] = row
-                    batch.append(task)
-                    room -= 1
-                if batch:
-                    runner.submit(batch)
-                    bar.update(_status_counts(store), advance=0)
+                _submit(store, plan, runner, queue, in_flight, bar)
                 for answer in runner.poll(timeout=1.0):
-                    key = (answer["space"], int(answer["index"]))
-                    row = in_flight.pop(key, None)
+                    row = in_flight.pop(answer.key, None)
                     if row is None:
                         continue
-                    if answer.get("fatal"):
-                        store.unmark_running(*key)
-                        raise DesignspaceError(answer["error"])
-                    if answer.get("ok"):
-                        store.record_result(*key, answer["result"])
+                    if answer.fatal:
+                        store.unmark_running(answer.key)
+                        raise DesignspaceError(answer.error)
+                    if answer.ok:
+                        store.record_result(answer.key, answer.result)
                         trained += 1
-                    elif store.mark_error(*key, answer.get("error") or "unknown error",
-                                          config.runner.max_attempts) == "pending":
+                    elif store.mark_error(answer.key, _error_text(answer), runner_config.max_attempts,
+                                          retry=answer.retry) == Status.PENDING:
                         queue.append(row)
                         continue
-                    counts = _status_counts(store)
-                    bar.update(counts)
+                    bar.update(_status_counts(store, plan.table))
+                    if pace.finished_one() and progress:
+                        bar.write(pace.describe())
     finally:
         if runner is not None:
             runner.close()
-        for key in in_flight:     # interrupted attempts were not the models' fault
-            store.unmark_running(*key)
+        for key in in_flight:     # interrupted attempts were not the runs' fault
+            store.unmark_running(key)
         if bar is not None:
             bar.close()
-    counts = _status_counts(store)
+    summary = _summary(store, plan, sweep_dir, trained, recovered, time.time() - started)
+    return {**summary, "estimate_seconds": pace.estimate if bar is not None else None}
+
+
+def _submit(store: Store, plan: RunPlan, runner, queue: list, in_flight: dict, bar) -> None:
+    """Fill the runner's free slots from the queue."""
+    batch = []
+    while queue and runner.capacity - len(in_flight) - len(batch) > 0:
+        row = queue.pop(0)
+        key = RunKey(plan.table, int(row["position"]))
+        task = plan.task(row, store.mark_running(key))
+        in_flight[key] = row
+        batch.append(task)
+    if batch:
+        runner.submit(batch)
+        bar.update(_status_counts(store, plan.table), advance=0)
+
+
+def _error_text(answer) -> str:
+    """The store's last_error: the one-line error, and where its traceback is."""
+    text = answer.error or "unknown error"
+    return f"{text} (traceback: {answer.traceback})" if answer.traceback else text
+
+
+def _summary(store: Store, plan: RunPlan, sweep_dir: str, trained: int, recovered: int, wall: float) -> dict:
     by_space: dict = {}
-    for (space, status), n in store.counts().items():
-        by_space.setdefault(space, {})[status] = n
-    wall = time.time() - started
-    return {"sweep": config.name, "dir": sweep_dir, "total": total, "counts": counts, "by_space": by_space,
-            "trained": trained, "recovered": recovered, "wall_time": wall,
-            "models_per_hour": trained / wall * 3600 if wall > 0 else 0.0}
+    for (space, status), n in store.counts(plan.table).items():
+        by_space.setdefault(space, {})[str(status)] = n
+    return {"sweep": plan.label, "dir": sweep_dir, "total": len(store.rows(plan.table)),
+            "counts": _status_counts(store, plan.table), "by_space": by_space, "trained": trained,
+            "recovered": recovered, "wall_time": wall, "models_per_hour": trained / wall * 3600 if wall > 0 else 0.0}
 
 
-def _status_counts(store: Store) -> dict:
-    from .store import STATUSES
-
+def _status_counts(store: Store, table: str) -> dict:
     counts = dict.fromkeys(STATUSES, 0)
-    for (_, status), n in store.counts().items():
-        counts[status] += n
+    for (_, status), n in store.counts(table).items():
+        counts[str(status)] += n
     return counts

@@ -13,8 +13,9 @@ from datetime import datetime
 
 from ..errors import DesignspaceError
 from ..io import atomic_write_bytes
+from ..results import STATUSES, Status
 from .driver import driver_active
-from .store import FINISHED, STATUSES, Store
+from .store import Store
 
 EXPORT_FORMATS = (".csv", ".jsonl", ".parquet")
 
@@ -27,7 +28,7 @@ def sweep_status(sweep_dir) -> dict:
     store = Store.open_existing(sweep_dir, readonly=True)
     try:
         name, fingerprint = store.meta("name"), store.meta("fingerprint")
-        rows = store.rows()
+        rows = store.rows("models")
     finally:
         store.close()
     by_space: dict = {}
@@ -37,12 +38,12 @@ def sweep_status(sweep_dir) -> dict:
         space = by_space.setdefault(r["space"], dict.fromkeys(STATUSES, 0))
         space[r["status"]] += 1
         totals[r["status"]] += 1
-        if r["status"] == "done" and r["best_error"] is not None:
+        if r["status"] == Status.DONE and r["best_error"] is not None:
             errors.setdefault(r["space"], []).append(r["best_error"])
     finished = sorted((_seconds(r["finished_at"]), _seconds(r["started_at"]), r["wall_time"]) for r in rows
-                      if r["status"] in FINISHED and r["finished_at"])
+                      if r["status"] in Status.finished() and r["finished_at"])
     rate = _recent_rate(finished)
-    remaining = totals["pending"] + totals["running"]
+    remaining = totals[Status.PENDING] + totals[Status.RUNNING]
     walls = [w for _, _, w in finished if w is not None]
     best = {space: {"best_error": min(v), "median_error": statistics.median(v)} for space, v in errors.items()}
     return {"sweep": name, "dir": os.fspath(sweep_dir), "fingerprint": fingerprint, "total": len(rows),
@@ -79,7 +80,7 @@ def _duration(seconds) -> str:
 
 
 def format_status(info: dict) -> str:
-    shown = [s for s in STATUSES if info["counts"][s] or s in ("pending", "done")]
+    shown = [s for s in STATUSES if info["counts"][s] or s in (Status.PENDING, Status.DONE)]
     header = ["space"] + shown + ["total", "best err", "median err"]
     table = [header]
     for space, counts in info["by_space"].items():
@@ -95,7 +96,7 @@ def format_status(info: dict) -> str:
     lines.append(f"throughput: {rate:.1f} models/hour" if rate else "throughput: no finished models yet")
     if info["mean_model_seconds"]:
         lines.append(f"mean training time per model: {info['mean_model_seconds']:.1f} s")
-    left = info["counts"]["pending"] + info["counts"]["running"]
+    left = info["counts"][Status.PENDING] + info["counts"][Status.RUNNING]
     lines.append("time left: none, every model is finished" if not left else
                  f"time left: about {_duration(info['eta_seconds'])} for {left} model(s) at that pace")
     return "\n".join(lines)

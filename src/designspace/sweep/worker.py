@@ -1,15 +1,11 @@
-"""Training one sampled model: the function every runner calls, in whatever process it runs.
+"""Training one run of a sweep: the function every runner calls, in whatever process it runs.
 
-A task is a plain dict (it crosses pipes, Ray and SLURM):
+    answer = train_task(task)        # a Task in (designspace.sweep.task), an Answer back; never raises
 
-    {"space": "anynetx_a", "index": 7, "attempt": 1, "spec": {...NetSpec.to_dict()},
-     "run_dir": "SWEEP/runs/anynetx_a/7", "seed": 1234, "data": {...}, "recipe": {...},
-     "device": "auto", "threads": 1}
-
-and the answer is {"space", "index", "attempt", "ok": bool, "result": TrainResult dict | None,
-"error": one line | None, "fatal": bool}. The model trains in its own run directory,
-so a retry resumes from the epoch checkpoint; a run whose result.json exists is
-never trained again. Every training start is logged to `starts.jsonl` there.
+The model trains in its own run directory, so a retry resumes from the epoch
+checkpoint; a run whose result.json exists is never trained again. Every
+training start is logged to `starts.jsonl` there, and every failed attempt leaves
+its full traceback in `traceback-<attempt>.txt`.
 """
 from __future__ import annotations
 
@@ -18,85 +14,88 @@ import os
 import socket
 import threading
 import time
+import traceback
+
+from ..errors import DesignspaceError
+from ..results import Status
+from .task import Answer, Task
 
 RESULT_FILE = "result.json"
 STARTS_FILE = "starts.jsonl"
 CHECKPOINT_FILE = "checkpoint.pt"
+TRACEBACK_FILE = "traceback-{attempt}.txt"
 
-_DATASETS: dict = {}     # data-config JSON -> loaded dataset, so a process loads each data set once
-
-
-def run_dir_for(sweep_dir: str, space: str, index: int) -> str:
-    return os.path.join(sweep_dir, "runs", space, str(index))
-
-
-def load_data_once(data: dict):
-    """The loaded data set for a DataConfig dict, cached for the life of the process."""
-    key = json.dumps(data, sort_keys=True)
-    if key not in _DATASETS:
-        from ..data import DataConfig, load_dataset
-
-        _DATASETS[key] = load_dataset(DataConfig(**data))
-    return _DATASETS[key]
+# Errors that are bugs in our code (or a broken install), not bad luck: trying again gives the same error.
+PROGRAMMING_ERRORS = (TypeError, AttributeError, NameError, KeyError, IndexError, AssertionError, ImportError,
+                      NotImplementedError, ZeroDivisionError)
 
 
 def finished_result(run_dir: str):
-    """The TrainResult dict a previous attempt left in run_dir, or None."""
+    """The TrainResult a previous attempt left in run_dir, or None."""
+    from ..train import TrainResult
+
     path = os.path.join(run_dir, RESULT_FILE)
     if not os.path.isfile(path):
         return None
     try:
         with open(path, encoding="utf-8") as f:
-            result = json.load(f)
-    except (OSError, ValueError):
+            data = json.load(f)
+        result = TrainResult.from_dict(data)
+    except (OSError, ValueError, TypeError, KeyError):
         return None     # written atomically, so an unreadable file is foreign: train again
-    return result if isinstance(result, dict) and result.get("status") in ("done", "diverged", "oom") else None
+    return result if result.status in Status.trained() else None
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else ''}"[:500]
 
 
-def _log_start(run_dir: str, task: dict) -> None:
+def _log_start(task: Task) -> None:
     """Append one line per training start; the record a resumed sweep (and its tests) can audit."""
-    entry = {"attempt": task.get("attempt"), "pid": os.getpid(), "host": socket.gethostname(),
-             "time": time.time(), "checkpoint": os.path.isfile(os.path.join(run_dir, CHECKPOINT_FILE))}
-    with open(os.path.join(run_dir, STARTS_FILE), "a", encoding="utf-8") as f:
+    entry = {"attempt": task.attempt, "pid": os.getpid(), "host": socket.gethostname(),
+             "time": time.time(), "checkpoint": os.path.isfile(os.path.join(task.run_dir, CHECKPOINT_FILE))}
+    with open(os.path.join(task.run_dir, STARTS_FILE), "a", encoding="utf-8") as f:
         f.write(json.dumps(entry) + "\n")
         f.flush()
         os.fsync(f.fileno())
 
 
-def train_task(task: dict, dataset=None) -> dict:
-    """Train one model (resuming its checkpoint if any) and return the answer dict; never raises."""
-    answer = {"space": task["space"], "index": task["index"], "attempt": task.get("attempt"),
-              "ok": False, "result": None, "error": None, "fatal": False}
-    run_dir = task["run_dir"]
+def _keep_traceback(task: Task, error: BaseException) -> str | None:
+    """Write the attempt's full traceback next to its checkpoint; the path, or None if that fails too."""
+    path = os.path.join(task.run_dir, TRACEBACK_FILE.format(attempt=task.attempt))
     try:
-        os.makedirs(run_dir, exist_ok=True)
-        previous = finished_result(run_dir)
+        from ..io import atomic_write_text
+
+        atomic_write_text(path, f"{task.label}, attempt {task.attempt}\n" +
+                          "".join(traceback.format_exception(type(error), error, error.__traceback__)))
+        return path
+    except OSError:
+        return None
+
+
+def train_task(task: Task, dataset=None) -> Answer:
+    """Train one model (resuming its checkpoint if any) and return its Answer; never raises."""
+    try:
+        os.makedirs(task.run_dir, exist_ok=True)
+        previous = finished_result(task.run_dir)
         if previous is not None:
-            answer.update(ok=True, result=previous)
-            return answer
-        from ..errors import DesignspaceError
-        from ..spec import NetSpec
-        from ..train import Recipe, train
+            return Answer.finished(task, previous)
+        from ..data import load_dataset
+        from ..train import train
 
         try:
-            data = dataset if dataset is not None else load_data_once(task["data"])
+            data = dataset if dataset is not None else load_dataset(task.data)
         except DesignspaceError as e:
             # A missing or malformed data set stops the whole sweep, not just this model.
-            answer.update(error=str(e), fatal=True)
-            return answer
-        _log_start(run_dir, task)
-        result = train(NetSpec.from_dict(task["spec"]), data=data, recipe=Recipe(**task["recipe"]),
-                       out_dir=run_dir, device=task.get("device", "auto"), threads=task.get("threads"),
-                       seed=task.get("seed", 0), resume=True, progress=False)
-        answer.update(ok=True, result=result.to_dict())
+            return Answer.failed(task, str(e), fatal=True)
+        _log_start(task)
+        result = train(task.spec, data=data, recipe=task.recipe, out_dir=task.run_dir, device=task.device,
+                       threads=task.threads, seed=task.seed, resume=True, progress=False)
+        return Answer.finished(task, result)
     except Exception as e:  # noqa: BLE001 - any error of one model is that model's failed attempt
-        answer["error"] = _one_line(e)
-    return answer
+        return Answer.failed(task, one_line(e), retry=not isinstance(e, PROGRAMMING_ERRORS),
+                             traceback=_keep_traceback(task, e))
 
 
 def die_with_parent(parent_pid: int, interval: float = 1.0) -> None:

@@ -39,6 +39,7 @@ class Recipe:
     crop_padding: int = 4
     ema_decay: float = 0.0  # 0: no EMA; e.g. 0.999 keeps an exponential moving average of the weights
     zero_init_last_bn: bool = False
+    grad_clip: float = 0.0  # largest global L2 norm of the gradients (0: no clipping)
     eval_batch_size: int = 1024
     amp: bool = True  # bf16 autocast on CUDA (CPU runs stay fp32)
     channels_last: str = "auto"  # "auto" (measured per model), "on", "off"
@@ -62,6 +63,7 @@ class Recipe:
         need(0 <= self.min_lr < 1, f"min_lr must be in [0, 1), got {self.min_lr!r}")
         need(0 <= self.label_smoothing < 1, f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
         need(0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay!r}")
+        need(self.grad_clip >= 0 and math.isfinite(self.grad_clip), f"grad_clip must be >= 0, got {self.grad_clip!r}")
         need(self.crop_padding >= 0, f"crop_padding must be >= 0, got {self.crop_padding!r}")
         need(self.channels_last in ("auto", "on", "off"), f"channels_last must be auto, on or off, got {self.channels_last!r}")
 
@@ -120,9 +122,9 @@ class SGD:
     in a CUDA graph together with the forward and backward passes.
     """
 
-    def __init__(self, groups, momentum: float = 0.9, nesterov: bool = False):
+    def __init__(self, groups, momentum: float = 0.9, nesterov: bool = False, grad_clip: float = 0.0):
         self.groups = [(list(params), float(wd)) for params, wd in groups]
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.momentum, self.nesterov, self.grad_clip = float(momentum), bool(nesterov), float(grad_clip)
         self.buffers = [[torch.zeros_like(p, memory_format=torch.preserve_format) for p in params]
                         for params, _ in self.groups]
 
@@ -134,14 +136,25 @@ class SGD:
         for p in self.params:
             p.grad = None
 
+    def clip_scale(self):
+        """min(1, grad_clip / global gradient norm) as a 0-dim tensor (no host sync), or None without clipping."""
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if not self.grad_clip or not grads:
+            return None
+        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)).float())
+        return (self.grad_clip / (norm + 1e-6)).clamp(max=1.0)
+
     @torch.no_grad()
     def step(self, lr: torch.Tensor):
+        scale = self.clip_scale()
         for (params, wd), buffers in zip(self.groups, self.buffers):
             pairs = [(p, b) for p, b in zip(params, buffers) if p.grad is not None]
             if not pairs:
                 continue
             params_g, bufs = [p for p, _ in pairs], [b for _, b in pairs]
             grads = [p.grad for p in params_g]
+            if scale is not None:
+                grads = torch._foreach_mul(grads, scale)
             if wd:
                 grads = torch._foreach_add(grads, params_g, alpha=wd)
             if self.momentum:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 
-STATUSES = ("done", "diverged", "oom")
+from ..results import Status
+
 EPOCH_KEYS = ("epoch", "train_loss", "train_error", "test_error", "test_top5_error", "images_per_sec", "wall_time",
               "peak_mem_mb", "lr")
 
@@ -23,7 +24,7 @@ def _json_number(value):
 
 @dataclass
 class TrainResult:
-    status: str
+    status: Status  # done, diverged or oom
     best_error: float  # top-1 test error in percent, best over epochs (NaN if no epoch finished)
     final_error: float  # top-1 test error of the last finished epoch
     epochs: list = field(default_factory=list)
@@ -34,8 +35,12 @@ class TrainResult:
     settings: dict = field(default_factory=dict)
     message: str | None = None  # why a run ended early (diverged / oom)
 
+    def __post_init__(self):
+        self.status = Status(self.status)
+
     def to_dict(self) -> dict:
         data = asdict(self)
+        data["status"] = self.status.value
         for key in ("best_error", "final_error", "wall_time", "images_per_sec"):
             data[key] = _json_number(data[key])
         data["epochs"] = [{k: _json_number(v) for k, v in e.items()} for e in self.epochs]

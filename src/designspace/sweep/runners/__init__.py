@@ -1,19 +1,35 @@
 """Runners train sweep tasks somewhere and hand the answers back to the driver.
 
-Every runner has the same small interface, used only by the driver (the one writer):
+Every runner has the same small interface (`Runner`), used only by the driver (the one writer):
 
-    runner = make_runner(config.runner, sweep_dir, data=config.data)
+    runner = make_runner(config.runner, sweep_dir)
     runner.start()
     runner.capacity              # how many tasks may be in flight at once
-    runner.submit([task, ...])   # tasks as built by the driver (see sweep/worker.py)
-    runner.poll(timeout=1.0)     # -> list of answer dicts (a lost worker is an answer with ok=False)
+    runner.submit([task, ...])   # designspace.sweep.task.Task
+    runner.poll(timeout=1.0)     # -> [Answer, ...] (a lost worker is Answer.failed(...))
     runner.close()
 """
 from __future__ import annotations
 
 import os
+from typing import Protocol
 
 from ...errors import DesignspaceError, UnknownNameError
+from ..task import Answer, Task
+
+
+class Runner(Protocol):
+    capacity: int
+
+    def start(self) -> None: ...
+
+    def describe(self) -> str: ...
+
+    def submit(self, tasks: list[Task]) -> None: ...
+
+    def poll(self, timeout: float = 1.0) -> list[Answer]: ...
+
+    def close(self) -> None: ...
 
 
 def usable_cores() -> int:
@@ -41,18 +57,18 @@ def cuda_device_count(device: str) -> int:
     return usable_gpus(device, torch.cuda.device_count() if torch.cuda.is_available() else 0, "this machine")
 
 
-def make_runner(runner_config, sweep_dir: str, data: dict):
+def make_runner(runner_config, sweep_dir: str) -> Runner:
     kind = runner_config.type
     if kind == "local":
         from .local import LocalRunner
 
-        return LocalRunner(runner_config, sweep_dir, data)
+        return LocalRunner(runner_config)
     if kind == "ray":
         from .ray import RayRunner
 
-        return RayRunner(runner_config, sweep_dir, data)
+        return RayRunner(runner_config)
     if kind == "slurm":
         from .slurm import SlurmRunner
 
-        return SlurmRunner(runner_config, sweep_dir, data)
+        return SlurmRunner(runner_config, sweep_dir)
     raise UnknownNameError("runner", kind, ["local", "ray", "slurm"])

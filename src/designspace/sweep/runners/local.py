@@ -18,6 +18,7 @@ import multiprocessing
 import os
 from multiprocessing.connection import wait
 
+from ..task import Answer, Task
 from . import cuda_device_count, usable_cores
 
 
@@ -59,7 +60,7 @@ class _Worker:
 
 
 class LocalRunner:
-    def __init__(self, runner_config, sweep_dir: str, data: dict):
+    def __init__(self, runner_config):
         self.config = runner_config
         self.gpus = cuda_device_count(runner_config.device)
         cores = usable_cores()
@@ -84,17 +85,13 @@ class LocalRunner:
     def start(self) -> None:
         self.workers = [self._spawn(slot) for slot in range(self.capacity)]
 
-    def submit(self, tasks: list) -> None:
+    def submit(self, tasks: list[Task]) -> None:
         for task in tasks:
             worker = next(w for w in self.workers if w.task is None)
-            task = {**task, "device": self.device, "threads": self.threads}
-            worker.task = task
-            worker.conn.send(task)
+            worker.task = task.placed(self.device, self.threads)
+            worker.conn.send(worker.task)
 
-    def in_flight(self) -> int:
-        return sum(w.task is not None for w in self.workers)
-
-    def poll(self, timeout: float = 1.0) -> list:
+    def poll(self, timeout: float = 1.0) -> list[Answer]:
         ready = set(wait([w.conn for w in self.workers] + [w.process.sentinel for w in self.workers],
                          timeout=timeout))
         answers = []
@@ -110,9 +107,7 @@ class LocalRunner:
                 worker.process.join(timeout=5)
                 lost = worker.task
                 if lost is not None:
-                    answers.append({"space": lost["space"], "index": lost["index"], "attempt": lost.get("attempt"),
-                                    "ok": False, "result": None, "fatal": False,
-                                    "error": f"worker process died (exit code {worker.process.exitcode})"})
+                    answers.append(Answer.failed(lost, f"worker process died (exit code {worker.process.exitcode})"))
                 else:
                     self._idle_deaths += 1
                     if self._idle_deaths > 3 * self.capacity:

@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import math
 
-from ..worker import train_task
+from ..task import Answer, Task
+from ..worker import one_line, train_task
 from . import usable_gpus
 
 
-def _ray_train(task: dict) -> dict:
+def _ray_train(task_json: dict) -> dict:
+    """A Ray task: JSON in and out, so nothing of ours is pickled across the cluster."""
     import torch
 
-    torch.set_num_threads(int(task.get("threads") or 1))
-    return train_task(task)
+    task = Task.from_json(task_json)
+    torch.set_num_threads(int(task.threads or 1))
+    return train_task(task).to_json()
 
 
 def plan_tasks(cpus: int, gpus: int, config) -> tuple[int, int, str, float]:
@@ -40,7 +43,7 @@ def plan_tasks(cpus: int, gpus: int, config) -> tuple[int, int, str, float]:
 
 
 class RayRunner:
-    def __init__(self, runner_config, sweep_dir: str, data: dict):
+    def __init__(self, runner_config):
         self.config = runner_config
         self.settings = dict(runner_config.ray)
         self.refs: dict = {}
@@ -70,15 +73,12 @@ class RayRunner:
             int(resources.get("CPU", 1)), int(resources.get("GPU", 0)), self.config)
         self._remote = ray.remote(_ray_train).options(num_cpus=self.threads, num_gpus=gpu_share, max_retries=0)
 
-    def submit(self, tasks: list) -> None:
+    def submit(self, tasks: list[Task]) -> None:
         for task in tasks:
-            task = {**task, "device": self.device, "threads": self.threads}
-            self.refs[self._remote.remote(task)] = task
+            task = task.placed(self.device, self.threads)
+            self.refs[self._remote.remote(task.to_json())] = task
 
-    def in_flight(self) -> int:
-        return len(self.refs)
-
-    def poll(self, timeout: float = 1.0) -> list:
+    def poll(self, timeout: float = 1.0) -> list[Answer]:
         import ray
 
         if not self.refs:
@@ -90,12 +90,9 @@ class RayRunner:
         for ref in ready:
             task = self.refs.pop(ref)
             try:
-                answers.append(ray.get(ref))
+                answers.append(Answer.from_json(ray.get(ref)))
             except Exception as e:  # noqa: BLE001 - a lost worker or task is this model's failed attempt
-                text = str(e).strip().splitlines()
-                answers.append({"space": task["space"], "index": task["index"], "attempt": task.get("attempt"),
-                                "ok": False, "result": None, "fatal": False,
-                                "error": f"{type(e).__name__}: {text[0] if text else ''}"[:500]})
+                answers.append(Answer.failed(task, one_line(e)))
         return answers
 
     def close(self) -> None:

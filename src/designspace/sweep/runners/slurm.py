@@ -20,34 +20,39 @@ import shutil
 import subprocess
 
 from ...io import atomic_write_json
+from ..task import Answer, Task
 from . import usable_cores
 
 ANSWER_FILE = "answer-{attempt}.json"
 
 
-def _slurm_train(task: dict) -> dict:
+def answer_file(task: Task) -> str:
+    return os.path.join(task.run_dir, ANSWER_FILE.format(attempt=task.attempt))
+
+
+def _slurm_train(task_json: dict, driver_pid: int | None = None) -> None:
+    """A SLURM job: the task as JSON in, the answer as a JSON file in the run directory."""
     from ..worker import exit_when_gone, train_task
 
-    if task.get("driver_pid"):
+    if driver_pid:
         # Local executor: the job is not the driver's child, so watch the driver by pid.
-        exit_when_gone(int(task["driver_pid"]))
+        exit_when_gone(int(driver_pid))
     import torch
 
-    torch.set_num_threads(int(task.get("threads") or 1))
-    answer = train_task(task)
-    atomic_write_json(os.path.join(task["run_dir"], ANSWER_FILE.format(attempt=task.get("attempt"))), answer)
-    return answer
+    task = Task.from_json(task_json)
+    torch.set_num_threads(int(task.threads or 1))
+    atomic_write_json(answer_file(task), train_task(task).to_json())
 
 
 class SlurmRunner:
-    def __init__(self, runner_config, sweep_dir: str, data: dict):
+    def __init__(self, runner_config, sweep_dir: str):
         self.config = runner_config
         self.settings = dict(runner_config.slurm)
         self.local = self.settings.get("executor", "slurm") == "local"
         self.sweep_dir = sweep_dir
         self.folder = os.path.join(sweep_dir, "slurm")
         self.jobs_file = os.path.join(self.folder, "active_jobs.json")
-        self.jobs: dict = {}     # (space, index) -> (job, task)
+        self.jobs: dict = {}     # RunKey -> (job, task)
         if self.local:
             self.capacity = runner_config.slots or self.settings.get("array_parallelism") or usable_cores()
             self.threads = runner_config.threads_per_slot or max(1, usable_cores() // self.capacity)
@@ -101,26 +106,19 @@ class SlurmRunner:
         if not self.local:
             atomic_write_json(self.jobs_file, sorted({job.job_id for job, _ in self.jobs.values()}))
 
-    def submit(self, tasks: list) -> None:
-        prepared = [{**t, "threads": self.threads, "device": self.config.device,
-                     "driver_pid": os.getpid() if self.local else None} for t in tasks]
+    def submit(self, tasks: list[Task]) -> None:
+        prepared = [t.placed(self.config.device, self.threads) for t in tasks]
+        driver_pid = os.getpid() if self.local else None
         if self.local:
-            jobs = [self.executor.submit(_slurm_train, task) for task in prepared]
+            jobs = [self.executor.submit(_slurm_train, task.to_json(), driver_pid) for task in prepared]
         else:
             with self.executor.batch():
-                futures = [self.executor.submit(_slurm_train, task) for task in prepared]
-            jobs = futures
+                jobs = [self.executor.submit(_slurm_train, task.to_json(), driver_pid) for task in prepared]
         for job, task in zip(jobs, prepared):
-            self.jobs[(task["space"], task["index"])] = (job, task)
+            self.jobs[task.key] = (job, task)
         self._save_job_ids()
 
-    def in_flight(self) -> int:
-        return len(self.jobs)
-
-    def _answer_file(self, task) -> str:
-        return os.path.join(task["run_dir"], ANSWER_FILE.format(attempt=task.get("attempt")))
-
-    def poll(self, timeout: float = 1.0) -> list:
+    def poll(self, timeout: float = 1.0) -> list[Answer]:
         import time
 
         deadline = time.monotonic() + timeout
@@ -132,21 +130,19 @@ class SlurmRunner:
                 return answers
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
 
-    def _collect(self) -> list:
+    def _collect(self) -> list[Answer]:
         answers = []
         for key, (job, task) in list(self.jobs.items()):
-            path = self._answer_file(task)
+            path = answer_file(task)
             if not os.path.isfile(path):
                 if not job.done():
                     continue
                 if not os.path.isfile(path):    # it may have landed between the two checks
-                    answers.append({"space": task["space"], "index": task["index"], "attempt": task.get("attempt"),
-                                    "ok": False, "result": None, "fatal": False,
-                                    "error": f"job {job.job_id} ended without an answer ({job.state})"})
+                    answers.append(Answer.failed(task, f"job {job.job_id} ended without an answer ({job.state})"))
                     del self.jobs[key]
                     continue
             with open(path, encoding="utf-8") as f:
-                answers.append(json.load(f))
+                answers.append(Answer.from_json(json.load(f)))
             del self.jobs[key]
         return answers
 

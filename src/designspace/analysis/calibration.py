@@ -1,0 +1,182 @@
+"""Is a cheap training regime a valid proxy? Statistics of a calibration, on plain arrays.
+
+    >>> import numpy as np
+    >>> from designspace.analysis.calibration import calibration_stats
+    >>> regime = np.array([[20.1, 20.5, 19.9], [25.0, 24.2, 24.9], [30.2, 29.8, 30.6]])   # models x seeds
+    >>> stats = calibration_stats(regime, reference=np.array([12.0, 15.5, 19.0]), n_per_space=(20, 20))
+    >>> round(stats.seed_noise, 3), round(stats.spearman.value, 3)
+    (0.384, 1.0)
+
+A calibration trains M models S times each in the regime (different training seeds) and once
+in a longer reference regime. The regime measures architecture, not noise, when
+
+- the seed noise (pooled within-model standard deviation) is small next to the spread between
+  models: the intraclass correlation ICC(1) is high;
+- the ranking of the models by their mean regime error agrees with their ranking by reference
+  error: Spearman's rho and Kendall's tau are high (intervals: bootstrap over models).
+
+The detectable shift answers "how large a difference between two spaces can a sweep of this
+size see": the location shift of a normal error distribution (variance of one run of a random
+model) at which the population KS distance equals the 5% critical value of the two-sample KS
+test, c(0.05) * sqrt((n1 + n2) / (n1 * n2)) with c(0.05) = sqrt(-ln(0.025) / 2) = 1.358.
+A smaller difference is rejected less than half the time.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..errors import DesignspaceError
+
+# The verdict's thresholds: rank agreement with the reference, and the share of the variance that is the model's.
+MIN_RHO = 0.8
+MIN_ICC = 0.75
+# A median difference from seed noise alone stays within this many standard errors 95% of the time.
+Z_95 = 1.959964
+MEDIAN_EFFICIENCY = math.sqrt(math.pi / 2)  # the median's standard error over the mean's, for normal data
+
+
+@dataclass(frozen=True)
+class Interval:
+    value: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+@dataclass(frozen=True)
+class CalibrationStats:
+    models: int                 # models with every regime run and the reference run finished
+    seeds: int
+    seed_noise: float           # pooled within-model standard deviation of the error, in points
+    model_spread: float         # standard deviation of the models' mean regime errors, in points
+    spread_to_noise: float
+    icc: float                  # ICC(1): share of a single run's variance that belongs to the model
+    spearman: Interval
+    kendall: Interval
+    n_per_space: tuple
+    ks_critical: float          # the KS statistic a sweep of n_per_space needs to reject at 5%
+    detectable_shift: float     # the smallest location shift of the error EDF that reaches it, in points
+    verdict: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def seed_noise(errors: np.ndarray) -> float:
+    """Pooled within-model standard deviation: sqrt(sum of squared deviations from each model's mean / (M (S-1)))."""
+    e = _matrix(errors)
+    deviations = e - e.mean(axis=1, keepdims=True)
+    return float(math.sqrt((deviations ** 2).sum() / (e.shape[0] * (e.shape[1] - 1))))
+
+
+def icc1(errors: np.ndarray) -> float:
+    """One-way random-effects ICC(1) = (MSB - MSW) / (MSB + (S-1) MSW)."""
+    e = _matrix(errors)
+    models, seeds = e.shape
+    msb = seeds * float(np.var(e.mean(axis=1), ddof=1))
+    msw = seed_noise(e) ** 2
+    denominator = msb + (seeds - 1) * msw
+    return float((msb - msw) / denominator) if denominator > 0 else float("nan")
+
+
+def spearman(a, b) -> np.ndarray:
+    """Spearman's rho along the last axis (Pearson correlation of average ranks); NaN where a side is constant."""
+    from scipy.stats import rankdata
+
+    ra, rb = rankdata(a, axis=-1), rankdata(b, axis=-1)
+    ra = ra - ra.mean(axis=-1, keepdims=True)
+    rb = rb - rb.mean(axis=-1, keepdims=True)
+    denominator = np.sqrt((ra ** 2).sum(-1) * (rb ** 2).sum(-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, (ra * rb).sum(-1) / denominator, np.nan)
+
+
+def kendall(a, b) -> np.ndarray:
+    """Kendall's tau-b along the last axis (ties counted as in scipy.stats.kendalltau); NaN where a side is constant."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    i, j = np.triu_indices(a.shape[-1], k=1)
+    da, db = np.sign(a[..., j] - a[..., i]), np.sign(b[..., j] - b[..., i])
+    concordance = (da * db).sum(-1)
+    denominator = np.sqrt((da != 0).sum(-1) * (db != 0).sum(-1).astype(np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, concordance / denominator, np.nan)
+
+
+def bootstrap_interval(statistic, a, b, repeats: int = 2000, level: float = 0.95, seed: int = 0) -> Interval:
+    """statistic(a, b) with a percentile interval from resampling the models with replacement."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    draws = np.random.default_rng(seed).integers(0, a.size, size=(repeats, a.size))
+    values = statistic(a[draws], b[draws])
+    alpha = (1.0 - level) / 2.0
+    low, high = np.nanquantile(values, [alpha, 1.0 - alpha]) if np.isfinite(values).any() else (np.nan, np.nan)
+    return Interval(float(statistic(a, b)), float(low), float(high))
+
+
+def ks_critical(n1: int, n2: int, alpha: float = 0.05) -> float:
+    """The asymptotic two-sample KS critical value c(alpha) * sqrt((n1 + n2) / (n1 * n2))."""
+    return math.sqrt(-math.log(alpha / 2) / 2) * math.sqrt((n1 + n2) / (n1 * n2))
+
+
+def detectable_shift(single_run_sd: float, n1: int, n2: int, alpha: float = 0.05) -> float:
+    """The location shift d of a normal(0, sd) whose KS distance 2 Phi(d / 2sd) - 1 equals the critical value."""
+    from scipy.stats import norm
+
+    critical = ks_critical(n1, n2, alpha)
+    if critical >= 1:
+        return float("inf")  # so few models that no shift can be detected
+    return float(2 * single_run_sd * norm.ppf((1 + critical) / 2))
+
+
+def noise_floor(seed_noise_sd: float, n1: int, n2: int) -> float:
+    """How far apart two spaces' median errors can land from seed noise alone (95%), in points."""
+    return Z_95 * MEDIAN_EFFICIENCY * seed_noise_sd * math.sqrt(1 / n1 + 1 / n2)
+
+
+def verdict(rho: float, icc: float, models: int) -> str:
+    """One line: is the regime a valid proxy, judged by MIN_RHO and MIN_ICC."""
+    if not (math.isfinite(rho) and math.isfinite(icc)):
+        return "no verdict: the models' errors do not vary, so there is nothing to rank"
+    ranks = f"Spearman rho {rho:.2f} {'>=' if rho >= MIN_RHO else '<'} {MIN_RHO}"
+    share = f"ICC {icc:.2f} {'>=' if icc >= MIN_ICC else '<'} {MIN_ICC}"
+    if rho >= MIN_RHO and icc >= MIN_ICC:
+        return f"valid proxy on {models} models: it ranks them as the reference does ({ranks}) and the model, " \
+               f"not the seed, sets the error ({share})"
+    failed = [text for ok, text in ((rho >= MIN_RHO, ranks), (icc >= MIN_ICC, share)) if not ok]
+    return f"not a valid proxy on {models} models: {'; '.join(failed)}"
+
+
+def calibration_stats(regime, reference, n_per_space=(20, 20), repeats: int = 2000, seed: int = 0) -> CalibrationStats:
+    """The calibration's statistics from regime errors (models x seeds) and reference errors (models)."""
+    e = _matrix(regime)
+    ref = np.asarray(reference, dtype=np.float64).reshape(-1)
+    if ref.size != e.shape[0] or not np.isfinite(ref).all():
+        raise DesignspaceError(f"calibration: {e.shape[0]} models need {e.shape[0]} finite reference errors")
+    means = e.mean(axis=1)
+    noise = seed_noise(e)
+    spread = float(np.std(means, ddof=1))
+    icc = icc1(e)
+    # The variance of one run of a randomly drawn model: between-model variance plus seed noise.
+    between = max(spread ** 2 - noise ** 2 / e.shape[1], 0.0)
+    n1, n2 = (int(n) for n in n_per_space)
+    rho = bootstrap_interval(spearman, means, ref, repeats, seed=seed)
+    tau = bootstrap_interval(kendall, means, ref, repeats, seed=seed)
+    return CalibrationStats(
+        models=int(e.shape[0]), seeds=int(e.shape[1]), seed_noise=noise, model_spread=spread,
+        spread_to_noise=spread / noise if noise > 0 else float("inf"), icc=icc, spearman=rho, kendall=tau,
+        n_per_space=(n1, n2), ks_critical=ks_critical(n1, n2),
+        detectable_shift=detectable_shift(math.sqrt(between + noise ** 2), n1, n2),
+        verdict=verdict(rho.value, icc, int(e.shape[0])))
+
+
+def _matrix(errors) -> np.ndarray:
+    e = np.asarray(errors, dtype=np.float64)
+    if e.ndim != 2 or e.shape[0] < 3 or e.shape[1] < 2:
+        raise DesignspaceError(f"calibration: need errors of at least 3 models x 2 seeds, got shape {e.shape}")
+    if not np.isfinite(e).all():
+        raise DesignspaceError("calibration: regime errors must be finite numbers")
+    return e

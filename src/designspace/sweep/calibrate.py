@@ -1,0 +1,334 @@
+"""Calibration: is a sweep's cheap training regime a valid proxy for longer training?
+
+    designspace calibrate examples/paper/a_vs_b.yaml --profile fashion-mnist          # 12 models x 3 seeds
+    designspace calibrate SWEEP.yaml --models 16 --seeds 2 --reference epochs=8 train_subset=all
+    designspace demo --calibrate                                                       # the demo's regime
+
+M models are taken from the sweep's own samples, spread over its spaces and its complexity
+band. Each trains S times in the sweep's regime (S training seeds) and once in a reference
+regime: by default 4x the epochs on the full training and test sets. The runs are a table of
+the sweep directory's store, trained by the same driver and runners as the sweep, so a
+calibration is crash-safe and resumes. `calibration_stats` (designspace.analysis.calibration)
+turns the finished runs into the seed noise, the spread between models, ICC, Spearman's rho and
+Kendall's tau against the reference, the smallest EDF shift the sweep can detect, and a verdict.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..data import DataConfig
+from ..errors import DesignspaceError
+from ..results import Status
+from ..spec import NetSpec
+from ..train.recipe import Recipe
+from .config import SweepConfig
+from .driver import RunPlan, open_sweep_store, run_dir, train_runs
+from .store import Store
+from .task import RunKey, Task
+
+REGIME, REFERENCE = "regime", "reference"
+REFERENCE_EPOCH_FACTOR = 4
+MIN_MODELS, MIN_SEEDS = 3, 2
+ALL = ("all", "none", "null", "full")  # how a user says "no subset" on the command line
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    """What to calibrate: how many models, how many seeds each, and the reference regime."""
+
+    models: int = 12
+    seeds: int = 3
+    reference_data: DataConfig | None = None   # None: derived from the sweep (see `reference_regime`)
+    reference_recipe: Recipe | None = None
+
+    def __post_init__(self):
+        if isinstance(self.models, bool) or not isinstance(self.models, int) or self.models < MIN_MODELS:
+            raise DesignspaceError(f"calibrate: --models must be at least {MIN_MODELS} (a rank correlation needs "
+                                   f"models to rank), got {self.models!r}")
+        if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < MIN_SEEDS:
+            raise DesignspaceError(f"calibrate: --seeds must be at least {MIN_SEEDS} (seed noise needs repeated "
+                                   f"runs of a model), got {self.seeds!r}")
+
+
+def reference_regime(config: SweepConfig, overrides: dict | None = None) -> tuple[DataConfig, Recipe]:
+    """The reference: the sweep's regime with REFERENCE_EPOCH_FACTOR x the epochs and no subsets, then `overrides`.
+
+    overrides: {field: value} for DataConfig or Recipe fields (strings from the command line are parsed);
+    "all" for train_subset / test_subset means the whole set.
+    """
+    data_fields = {f.name for f in dataclasses.fields(DataConfig)}
+    recipe_fields = {f.name for f in dataclasses.fields(Recipe)}
+    data = {"train_subset": None, "test_subset": None}
+    recipe = {"epochs": config.recipe.epochs * REFERENCE_EPOCH_FACTOR,
+              "warmup_epochs": config.recipe.warmup_epochs * REFERENCE_EPOCH_FACTOR}
+    for key, value in (overrides or {}).items():
+        if key in data_fields:
+            data[key] = _parse_value(key, value, getattr(config.data, key))
+        elif key in recipe_fields:
+            recipe[key] = _parse_value(key, value, getattr(config.recipe, key))
+        else:
+            raise DesignspaceError(f"calibrate: --reference {key}=...: {key!r} is not a data or recipe field "
+                                   f"(data: {', '.join(sorted(data_fields))}; recipe: {', '.join(sorted(recipe_fields))})")
+    if "epochs" in (overrides or {}) and "warmup_epochs" not in (overrides or {}):
+        recipe["warmup_epochs"] = config.recipe.warmup_epochs * recipe["epochs"] / config.recipe.epochs
+    try:
+        return dataclasses.replace(config.data, **data), dataclasses.replace(config.recipe, **recipe)
+    except (TypeError, ValueError) as e:
+        raise DesignspaceError(f"calibrate: --reference: {e}") from None
+
+
+def _parse_value(key: str, value, current):
+    """A command-line string as the type of the field's current value."""
+    if not isinstance(value, str):
+        return value
+    if value.lower() in ALL and key in ("train_subset", "test_subset", "resolution", "root"):
+        return None
+    try:
+        if isinstance(current, bool):
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise ValueError(value)
+            return value.lower() in ("true", "1", "yes", "on")
+        if isinstance(current, int) or (current is None and value.isdigit()):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+    except ValueError:
+        raise DesignspaceError(f"calibrate: --reference {key}={value}: not a {type(current).__name__}") from None
+    return value
+
+
+def train_images(data: DataConfig) -> int:
+    """Training images per epoch for a data set (subset and validation split applied)."""
+    from ..data import load_dataset
+
+    return int(load_dataset(data).describe()["train_size"])
+
+
+def check_longer(config: SweepConfig, reference_data: DataConfig, reference_recipe: Recipe) -> tuple[int, int]:
+    """The regime's and the reference's training image passes; the reference must be longer."""
+    regime = config.recipe.epochs * train_images(config.data)
+    reference = reference_recipe.epochs * train_images(reference_data)
+    if reference <= regime:
+        raise DesignspaceError(
+            f"calibrate: the reference regime ({reference_recipe.epochs} epochs x {reference // reference_recipe.epochs:,} "
+            f"images = {reference:,} image passes) is not longer than the regime ({config.recipe.epochs} epochs x "
+            f"{regime // config.recipe.epochs:,} images = {regime:,}); give it more epochs or more data")
+    return regime, reference
+
+
+def choose_models(rows, count: int) -> list:
+    """`count` sweep rows spread over the spaces (round robin) and, within each space, evenly over flops."""
+    by_space: dict = {}
+    for row in rows:
+        by_space.setdefault(row["space"], []).append(row)
+    spaces = list(by_space)
+    if count > len(rows):
+        raise DesignspaceError(f"calibrate: --models {count} is more than the sweep's {len(rows)} sampled models")
+    share = {s: count // len(spaces) + (i < count % len(spaces)) for i, s in enumerate(spaces)}
+    for _ in range(count):  # a space with too few models hands its share to the others
+        short = [s for s in spaces if share[s] > len(by_space[s])]
+        if not short:
+            break
+        spare = [s for s in spaces if share[s] < len(by_space[s])]
+        share[short[0]] -= 1
+        share[spare[0]] += 1
+    chosen = []
+    for space in spaces:
+        ordered = sorted(by_space[space], key=lambda r: (r["flops"], r["idx"]))
+        m = share[space]
+        chosen += [ordered[int((i + 0.5) * len(ordered) / m)] for i in range(m)]
+    return chosen
+
+
+def run_seed(sweep_seed: int, space: str, index: int, role: str, replicate: int) -> int:
+    digest = hashlib.sha256(f"calibration:{sweep_seed}:{space}:{index}:{role}:{replicate}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") % (2 ** 31)
+
+
+def settings_json(calibration: CalibrationConfig, reference_data: DataConfig, reference_recipe: Recipe) -> str:
+    return json.dumps({"models": calibration.models, "seeds": calibration.seeds,
+                       "reference": {"data": reference_data.to_dict(), "recipe": reference_recipe.to_dict()}},
+                      sort_keys=True)
+
+
+def _ensure_runs(store: Store, config: SweepConfig, calibration: CalibrationConfig, settings: str) -> None:
+    """Add the calibration's runs to the store, or check that the stored calibration is this one."""
+    fingerprint = hashlib.sha256(settings.encode()).hexdigest()[:16]
+    stored = store.meta("calibration_fingerprint")
+    if stored is not None:
+        if stored != fingerprint:
+            theirs = json.loads(store.meta("calibration"))
+            ours = json.loads(settings)
+            differ = [k for k in ("models", "seeds", "reference") if theirs.get(k) != ours.get(k)]
+            raise DesignspaceError(f"{os.path.dirname(store.path)}: holds a calibration with other settings "
+                                   f"({', '.join(differ)} differ); choose another --out for this one")
+        return
+    runs = []
+    for model, row in enumerate(choose_models(store.rows("models"), calibration.models)):
+        for role, replicates in ((REGIME, calibration.seeds), (REFERENCE, 1)):
+            for replicate in range(replicates):
+                runs.append({"model": model, "role": role, "replicate": replicate, "space": row["space"],
+                             "index": int(row["idx"]),
+                             "seed": run_seed(config.seed, row["space"], int(row["idx"]), role, replicate)})
+    store.add_calibration(settings, fingerprint, runs)
+
+
+def calibration_plan(config: SweepConfig, sweep_dir: str, reference_data: DataConfig,
+                     reference_recipe: Recipe) -> RunPlan:
+    def task(row, attempt: int) -> Task:
+        reference = row["role"] == REFERENCE
+        return Task(key=RunKey("calibration", int(row["position"])),
+                    label=f"calibration {row['role']} {row['space']} #{row['idx']} run {row['replicate'] + 1}",
+                    spec=NetSpec.from_json(row["spec"]), data=reference_data if reference else config.data,
+                    recipe=reference_recipe if reference else config.recipe, seed=int(row["seed"]),
+                    run_dir=os.path.abspath(run_dir(sweep_dir, "calibration", row)), attempt=attempt)
+    return RunPlan("calibration", f"{config.name} calibration", task, longest_first)
+
+
+def longest_first(rows: list) -> list:
+    """The long reference runs first, then the regime runs seed by seed: no core idles at the end."""
+    return sorted(rows, key=lambda r: (r["role"] != REFERENCE, r["replicate"], r["model"]))
+
+
+def calibrate(config: SweepConfig, sweep_dir, calibration: CalibrationConfig | None = None,
+              reference: dict | None = None, progress: bool = True, retry_failed: bool = False) -> "Calibration":
+    """Train (or resume) the calibration runs in the sweep directory's store; returns the Calibration."""
+    calibration = calibration or CalibrationConfig()
+    sweep_dir = os.fspath(sweep_dir)
+    reference_data, reference_recipe = reference_regime(config, reference)
+    config.data.require_root()
+    check_longer(config, reference_data, reference_recipe)
+    settings = settings_json(calibration, reference_data, reference_recipe)
+    with open_sweep_store(config, sweep_dir) as store:
+        _ensure_runs(store, config, calibration, settings)
+        plan = calibration_plan(config, sweep_dir, reference_data, reference_recipe)
+        if retry_failed:
+            store.reset_failed(plan.table)
+        train_runs(store, plan, config.runner, sweep_dir, progress)
+    return read_calibration(sweep_dir)
+
+
+@dataclass(frozen=True)
+class CalibrationModel:
+    space: str
+    index: int
+    flops: int
+    regime: tuple          # one error per seed (NaN where the run did not finish `done`)
+    reference: float
+    statuses: tuple        # every run's status, the reference's last
+
+    @property
+    def complete(self) -> bool:
+        return all(s == Status.DONE for s in self.statuses)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    sweep: str
+    sweep_dir: str
+    settings: dict
+    regime: dict                # {"data": ..., "recipe": ...} of the sweep
+    models: tuple               # CalibrationModel, in calibration order
+    n_per_space: tuple
+    stats: object | None        # CalibrationStats, or None while fewer than 3 models are complete
+
+    @property
+    def counts(self) -> dict:
+        counts: dict = {}
+        for model in self.models:
+            for status in model.statuses:
+                counts[str(status)] = counts.get(str(status), 0) + 1
+        return counts
+
+    def to_dict(self) -> dict:
+        return {"sweep": self.sweep, "dir": self.sweep_dir, "settings": self.settings, "regime": self.regime,
+                "n_per_space": list(self.n_per_space), "counts": self.counts,
+                "models": [dataclasses.asdict(m) for m in self.models],
+                "stats": None if self.stats is None else self.stats.to_dict()}
+
+
+def read_calibration(sweep_dir) -> Calibration | None:
+    """The calibration stored in a sweep directory (finished or not), or None if it holds none."""
+    from ..analysis.calibration import calibration_stats
+
+    store = Store.open_existing(sweep_dir, readonly=True)
+    try:
+        settings, config = store.meta("calibration"), json.loads(store.meta("config"))
+        rows = store.rows("calibration")
+    finally:
+        store.close()
+    if settings is None or not rows:
+        return None
+    settings = json.loads(settings)
+    runs: dict = {}
+    for row in rows:
+        runs.setdefault(int(row["model"]), []).append(row)
+    models = []
+    for model in sorted(runs):
+        group = sorted(runs[model], key=lambda r: (r["role"] == REFERENCE, r["replicate"]))
+        errors = [math.nan if r["best_error"] is None or r["status"] != Status.DONE else float(r["best_error"])
+                  for r in group]
+        models.append(CalibrationModel(space=group[0]["space"], index=int(group[0]["idx"]), flops=int(group[0]["flops"]),
+                                       regime=tuple(errors[:-1]), reference=errors[-1],
+                                       statuses=tuple(Status(r["status"]) for r in group)))
+    sizes = sorted(int(s["n"]) for s in config["spaces"])
+    n_per_space = (sizes[0], sizes[1] if len(sizes) > 1 else sizes[0])
+    complete = [m for m in models if m.complete]
+    stats = None
+    if len(complete) >= MIN_MODELS:
+        stats = calibration_stats(np.array([m.regime for m in complete]), np.array([m.reference for m in complete]),
+                                  n_per_space=n_per_space)
+    return Calibration(sweep=config["name"], sweep_dir=os.fspath(sweep_dir), settings=settings,
+                       regime={"data": config["data"], "recipe": config["recipe"]}, models=tuple(models),
+                       n_per_space=n_per_space, stats=stats)
+
+
+def describe_regime(data: dict, recipe: dict) -> str:
+    subset = data.get("train_subset")
+    images = f"first {subset:,} images per class" if subset else "the full training set"
+    return f"{recipe['epochs']} epochs on {images} of {data['name']}, batch {recipe['batch_size']}, lr {recipe['lr']:g}"
+
+
+def format_calibration(cal: Calibration) -> str:
+    """The terminal view: the runs per model, the statistics, the verdict."""
+    reference = cal.settings["reference"]
+    lines = [f"calibration of {cal.sweep!r} in {cal.sweep_dir}: {len(cal.models)} models x {cal.settings['seeds']} "
+             f"seeds in the regime, once each in the reference",
+             f"  regime:    {describe_regime(cal.regime['data'], cal.regime['recipe'])}",
+             f"  reference: {describe_regime(reference['data'], reference['recipe'])}",
+             f"  runs: {', '.join(f'{n} {s}' for s, n in sorted(cal.counts.items()))}", "",
+             f"  {'model':18s} {'flops':>7s}  {'regime error per seed':>26s} {'mean':>6s} {'reference':>9s}"]
+    for m in cal.models:
+        per_seed = " ".join(_error(e) for e in m.regime)
+        mean = _error(float(np.mean(m.regime))) if m.complete else "-"
+        lines.append(f"  {m.space + ' #' + str(m.index):18s} {m.flops / 1e6:6.2f}M  {per_seed:>26s} {mean:>6s} "
+                     f"{_error(m.reference):>9s}")
+    s = cal.stats
+    if s is None:
+        lines += ["", f"  statistics: need at least {MIN_MODELS} models with every run done; rerun the same command "
+                      "to continue"]
+        return "\n".join(lines)
+    n1, n2 = s.n_per_space
+    lines += ["",
+              f"  seed noise (pooled within-model SD):      {s.seed_noise:.2f} points of test error",
+              f"  spread between models (SD of the means):  {s.model_spread:.2f} points",
+              f"  spread / noise: {s.spread_to_noise:.2f};  ICC(1): {s.icc:.3f}",
+              f"  Spearman rho vs reference: {s.spearman}  (95% bootstrap interval over models)",
+              f"  Kendall tau vs reference:  {s.kendall}",
+              f"  smallest EDF shift detectable at 5% with {n1} and {n2} models per space: {s.detectable_shift:.2f} "
+              f"points (KS critical D {s.ks_critical:.3f})",
+              f"  verdict: {s.verdict}"]
+    if s.models < len(cal.models):
+        lines.append(f"  ({len(cal.models) - s.models} model(s) left out: a run not done yet, or diverged / oom / failed)")
+    return "\n".join(lines)
+
+
+def _error(value: float) -> str:
+    return "-" if not math.isfinite(value) else f"{value:.2f}"
