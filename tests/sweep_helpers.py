@@ -1,4 +1,4 @@
-"""Shared pieces of the sweep tests: a tiny real sweep on a small Fashion-MNIST subset."""
+"""Shared pieces of the sweep tests: a tiny real sweep on synthetic images (or a small Fashion-MNIST subset)."""
 import contextlib
 import importlib.util
 import json
@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-FASHION = "/usr/share/datasets/fashion-mnist"
+FASHION = os.environ.get("DESIGNSPACE_FASHION_MNIST", "/usr/share/datasets/fashion-mnist")
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
 
@@ -44,8 +44,16 @@ def stopped_at_exit(proc, terminate_first: bool = False):
             proc.wait()
 
 
+def data_yaml(data: str, train_subset: int, test_subset: int) -> str:
+    """The sweep's data: Fashion-MNIST's first images of each class, or as many synthetic images (28x28)."""
+    if data == "fashion-mnist":
+        return f"{{name: fashion-mnist, root: {FASHION}, train_subset: {train_subset}, test_subset: {test_subset}}}"
+    return (f"{{name: synthetic, resolution: 28, synthetic_train: {10 * train_subset}, "
+            f"synthetic_test: {10 * test_subset}}}")
+
+
 def sweep_yaml(name="tiny", n=(2, 2), epochs=1, runner="type: local\n  slots: 2\n  threads_per_slot: 1",
-               train_subset=10, test_subset=5, max_attempts=2) -> str:
+               train_subset=10, test_subset=5, max_attempts=2, data="synthetic", recipe="") -> str:
     return textwrap.dedent(f"""\
         name: {name}
         seed: 0
@@ -53,8 +61,8 @@ def sweep_yaml(name="tiny", n=(2, 2), epochs=1, runner="type: local\n  slots: 2\
         spaces:
           - {{name: anynetx_a, n: {n[0]}, options: {{stem: cifar}}}}
           - {{name: regnetx, n: {n[1]}, options: {{stem: cifar}}}}
-        data: {{name: fashion-mnist, train_subset: {train_subset}, test_subset: {test_subset}}}
-        recipe: {{epochs: {epochs}, batch_size: 32, channels_last: "off"}}
+        data: {data_yaml(data, train_subset, test_subset)}
+        recipe: {{epochs: {epochs}, batch_size: 32, channels_last: "off"{", " + recipe if recipe else ""}}}
         runner:
           max_attempts: {max_attempts}
         """) + f"  {runner}\n"
@@ -81,10 +89,10 @@ def cli_env(**extra) -> dict:
     return env
 
 
-def start_driver(sweep_file, out_dir, *extra, prefix=(), env=None, log=None):
-    """The sweep driver as its own process (so a test can kill it)."""
-    cmd = [*prefix, sys.executable, "-m", "designspace", "sweep", "run", str(sweep_file), "--out", str(out_dir),
-           "--no-progress", *extra]
+def start_driver(sweep_file, out_dir, *extra, prefix=(), env=None, log=None, command=None):
+    """The sweep driver (or another `designspace` command) as its own process, so a test can kill it."""
+    command = command or ("sweep", "run", str(sweep_file), "--out", str(out_dir), "--no-progress", *extra)
+    cmd = [*prefix, sys.executable, "-m", "designspace", *command]
     return subprocess.Popen(cmd, env=env or cli_env(), stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT)
 
 

@@ -129,3 +129,28 @@ def test_batched_counting_equals_scalar():
         spec = template.with_(stages=tuple(StageSpec(depth=int(d), width=int(w), group_width=8)
                                            for d, w in zip(depths[k], widths[k])))
         assert complexity(spec) == {"flops": cx.flops[k], "params": cx.params[k], "acts": cx.acts[k]}
+
+
+def test_count_network_prunes_rows_and_keeps_exact_counts():
+    """The one walk, batched: a prune hook after every stage but the last drops rows; the rest stay exact."""
+    from designspace.models import count_network
+
+    rng = np.random.default_rng(1)
+    n = 32
+    depths, widths = rng.integers(1, 5, size=(n, 4)), rng.integers(1, 40, size=(n, 4)) * 8
+    stages = [StageSpec(depth=depths[:, i], width=widths[:, i], group_width=8) for i in range(4)]
+    seen = []
+
+    def every_other_row(cx):
+        seen.append(len(cx.flops))
+        return np.arange(len(cx.flops)) % 2 == 0
+
+    cx, rows = count_network(Cx(224, 224), "simple", 3, 32, stages, 0, 1000, prune=every_other_row)
+    assert seen == [32, 16, 8] and rows.tolist() == [0, 8, 16, 24]
+    full, no_rows = count_network(Cx(224, 224), "simple", 3, 32, stages, 0, 1000)
+    assert no_rows is None and len(full.flops) == n
+    for k, r in enumerate(rows.tolist()):
+        spec = NetSpec(stages=tuple(StageSpec(depth=int(d), width=int(w), group_width=8)
+                                    for d, w in zip(depths[r], widths[r])))
+        assert complexity(spec) == {"flops": cx.flops[k], "params": cx.params[k], "acts": cx.acts[k]}
+        assert (full.flops[r], full.params[r], full.acts[r]) == (cx.flops[k], cx.params[k], cx.acts[k])

@@ -168,6 +168,27 @@ def test_class_folders_in_memory_and_streamed(tmp_path):
     assert test_x.shape == (4, 3, 8, 8)
 
 
+def test_folder_shape_counts_folders_and_reads_one_image(tmp_path):
+    """dataset_shape of class folders decodes nothing: an unreadable second image does not matter to it."""
+    Image = pytest.importorskip("PIL.Image")
+    for split in ("train", "val"):
+        for name in ("a", "b", "c"):
+            folder = tmp_path / split / name
+            folder.mkdir(parents=True)
+            Image.new("RGB", (12, 10), (9, 9, 9)).save(folder / "0.png")
+            (folder / "1.png").write_bytes(b"not an image")
+    assert dataset_shape(DataConfig("folder", root=str(tmp_path))) == (3, 3, 10)  # the first image's height
+    assert dataset_shape(DataConfig("folder", root=str(tmp_path), resolution=6)) == (3, 3, 6)
+    with pytest.raises(DesignspaceError, match="cannot decode image"):
+        load_dataset(DataConfig("folder", root=str(tmp_path)))
+    (tmp_path / "val" / "c").rename(tmp_path / "val" / "d")
+    with pytest.raises(DesignspaceError, match="different class folders"):
+        dataset_shape(DataConfig("folder", root=str(tmp_path)))
+    (tmp_path / "val").rename(tmp_path / "elsewhere")
+    with pytest.raises(DesignspaceError, match=r"data set folder not found \(missing .*val\)"):
+        dataset_shape(DataConfig("folder", root=str(tmp_path)))
+
+
 def test_synthetic_set_is_deterministic():
     a = load_dataset(DataConfig("synthetic", synthetic_train=64, synthetic_test=16, resolution=8))
     clear_cache()

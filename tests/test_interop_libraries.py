@@ -125,16 +125,16 @@ def test_torchvision_rounding_builds_every_torchvision_regnet():
     from designspace.zoo import REGNETX, REGNETY
 
     differs = []
-    for name, (d, w0, wa, wm, g) in {**REGNETX, **REGNETY}.items():
-        params = BlockParams.from_init_params(depth=d, w_0=w0, w_a=wa, w_m=wm, group_width=g,
-                                              se_ratio=0.25 if name in REGNETY else None)
+    for name, p in {**REGNETX, **REGNETY}.items():
+        params = BlockParams.from_init_params(depth=p["depth"], w_0=p["w0"], w_a=p["wa"], w_m=p["wm"],
+                                              group_width=p["group_width"], se_ratio=0.25 if name in REGNETY else None)
         with torch.device("meta"):
             theirs = RegNet(params, norm_layer=partial(torch.nn.BatchNorm2d, eps=1e-5, momentum=0.1))
             ours = build_model(get_spec(name, rounding="torchvision"))
         convert_state_dict(theirs.state_dict(), ours, "torchvision")  # raises on any key or shape mismatch
         if get_spec(name, rounding="torchvision") != get_spec(name):
             differs.append(name)
-    # Of these, torchvision ships the first, third and fifth (DESIGN sec. 2 fact 7).
+    # Of these, torchvision ships the first, third and fifth (docs/design.md, RegNet generation, fact 7).
     assert differs == ["RegNetX-400MF", "RegNetX-4.0GF", "RegNetY-800MF", "RegNetY-4.0GF", "RegNetY-8.0GF"]
 
 

@@ -40,8 +40,9 @@ def pycls_regnet(name, num_classes=1000):
 
     from designspace.zoo import REGNETX, REGNETY
 
-    d, w0, wa, wm, g = {**REGNETX, **REGNETY}[name]
-    with pycls_cfg(REGNET__DEPTH=d, REGNET__W0=w0, REGNET__WA=wa, REGNET__WM=wm, REGNET__GROUP_W=g,
+    p = {**REGNETX, **REGNETY}[name]
+    with pycls_cfg(REGNET__DEPTH=p["depth"], REGNET__W0=p["w0"], REGNET__WA=p["wa"], REGNET__WM=p["wm"],
+                   REGNET__GROUP_W=p["group_width"],
                    REGNET__SE_ON=name in REGNETY, MODEL__NUM_CLASSES=num_classes):
         return RegNet()
 

@@ -7,6 +7,7 @@ import torch
 from designspace import DesignspaceError, UnknownNameError, build_model, get_spec
 from designspace.checkpoint import load_model, read_checkpoint, save_model
 from designspace.cli import main
+from designspace.errors import CheckpointMismatchError
 from designspace.registry import create_model, list_models
 from designspace.zoo import MODELS
 
@@ -59,6 +60,22 @@ def test_rounding_is_picked_from_the_checkpoint(tmp_path):
             assert torch.equal(a, b)
     with pytest.raises(DesignspaceError, match=r"nothing loaded: shape of 'stage"):
         create_model("regnety_800mf", checkpoint=source.state_dict(), rounding="pycls")
+
+
+def test_classifier_mismatch_is_decided_on_keys_not_text():
+    """A checkpoint whose classifier does not fit: typed error with the keys, a hint, and the way out."""
+    source = build_model(get_spec("RegNetX-200MF"))
+    with pytest.raises(CheckpointMismatchError, match=r"shape of 'head\.fc\.weight'.*\(reset_classifier=True") as caught:
+        create_model("RegNetX-200MF", num_classes=10, checkpoint=source.state_dict())
+    assert caught.value.keys == ("head.fc.weight", "head.fc.bias") and caught.value.involves("head.fc.")
+    assert caught.value.unexpected == ()
+    model = create_model("RegNetX-200MF", num_classes=10, checkpoint=source.state_dict(), reset_classifier=True)
+    assert model.head.fc.out_features == 10 and torch.equal(model.stem.conv.weight, source.stem.conv.weight)
+    # Elsewhere a mismatch gets no classifier hint: here the SE layers of a Y model are missing.
+    with pytest.raises(CheckpointMismatchError) as caught:
+        create_model("RegNetY-200MF", checkpoint=source.state_dict())
+    assert "reset_classifier" not in str(caught.value) and not caught.value.involves("head.fc.")
+    assert all(".se." in k for k in caught.value.keys) and len(caught.value.keys) == 2 * 2 * 13
 
 
 def _saved(model, path):

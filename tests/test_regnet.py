@@ -1,4 +1,4 @@
-"""RegNet generation: DESIGN section 2, facts 1-8."""
+"""RegNet generation: docs/design.md, RegNet generation, facts 1-8."""
 import numpy as np
 import pytest
 
@@ -21,10 +21,19 @@ def test_group_width_clipped_per_stage():
 def test_compatibility_changes_21_of_24_zoo_models():
     changed = 0
     for table in (REGNETX, REGNETY):
-        for name, (d, w0, wa, wm, g) in table.items():
-            before = quantized_linear(d, w0, wa, wm).stage_widths
+        for name, p in table.items():
+            before = quantized_linear(p["depth"], p["w0"], p["wa"], p["wm"]).stage_widths
             changed += get_spec(name).widths != before
     assert changed == 21
+
+
+def test_zoo_entries_are_keyword_configs_of_regnet_spec():
+    assert REGNETX["RegNetX-400MF"] == dict(depth=22, w0=24, wa=24.48, wm=2.54, group_width=16)
+    assert all(config["se_ratio"] == 0.25 for config in REGNETY.values())
+    assert not any("se_ratio" in config for config in REGNETX.values())
+    for name, config in {**REGNETX, **REGNETY}.items():
+        for rounding in ("pycls", "torchvision"):
+            assert get_spec(name, rounding=rounding) == regnet_spec(**config, rounding=rounding, name=name)
 
 
 def test_continuous_and_exponents_follow_the_rule():

@@ -17,7 +17,8 @@ from designspace.spaces.anynet import AnyNetSpace
 from designspace.spaces.base import adjust_widths_groups_batch
 from designspace.spaces.distributions import Choice, Fixed
 from designspace.spaces.regnet import RegNetSpace, quantized_linear_batch
-from designspace.spec import NetSpec, load_spec_file
+from designspace.spec import NetSpec
+from designspace.specfile import load_spec_file
 from designspace.zoo import get_spec
 
 REQUIRED = ["anynetx_a", "anynetx_b", "anynetx_c", "anynetx_d", "anynetx_e", "regnetx", "regnety", "regnetx_c",
@@ -221,6 +222,20 @@ def test_vectorized_count_equals_scalar(name, seed, frame):
     for i in range(min(len(batch), 40)):
         spec = space.spec_at(batch, i)
         assert complexity(spec, res) == {"flops": flops[i], "params": params[i], "acts": acts[i]}
+
+
+@pytest.mark.parametrize("name", ["anynetx_a", "anynetx_e_ib", "regnety", "anynet_r"])
+def test_capped_count_equals_full_count_where_alive(name):
+    """The sampler's early exit drops only candidates past a cap; the others keep their exact counts."""
+    space = get_space(name)
+    batch = space.draw(np.random.default_rng(0), 2048)
+    flops, params, acts = space.count(batch)
+    caps = (float(np.median(flops)), None, float(np.median(acts)))
+    f, p, a, alive = space.count_within(batch, caps=caps)
+    assert alive.any() and not alive.all()
+    assert (f[alive] == flops[alive]).all() and (p[alive] == params[alive]).all() and (a[alive] == acts[alive]).all()
+    assert (f[~alive] == 0).all() and (p[~alive] == 0).all() and (a[~alive] == 0).all()
+    assert alive[(flops <= caps[0]) & (acts <= caps[2])].all()
 
 
 @settings(max_examples=60, deadline=None)

@@ -1,6 +1,7 @@
 """NetSpec validation and the exact JSON round trip."""
 import json
 
+import numpy as np
 import pytest
 
 from designspace import NetSpec, SpecError, StageSpec, get_spec, load_spec_file
@@ -88,3 +89,22 @@ def test_load_spec_file_json_yaml_and_regnet(tmp_path):
     (tmp_path / "w0.yaml").write_text("regnet: {depth: 13, w0: 20, wa: 36.44, wm: 2.49, group_width: 8}\n")
     with pytest.raises(SpecError, match="w0"):
         load_spec_file(tmp_path / "w0.yaml")
+
+
+def test_bottleneck_width_is_one_rule_for_scalars_and_arrays():
+    from designspace.spec import bottleneck_width
+
+    assert bottleneck_width(20, 8.0) == 2 and type(bottleneck_width(20, 8.0)) is int  # 2.5: half to even
+    assert bottleneck_width(28, 8.0) == 4 and bottleneck_width(24, 0.25) == 96
+    widths = np.arange(1, 200) * 8
+    for b in (0.25, 0.5, 1.0, 2.0, 4.0, 3.0):
+        batch = bottleneck_width(widths, b)
+        assert batch.dtype == np.int64 and batch.tolist() == [bottleneck_width(int(w), b) for w in widths]
+    assert StageSpec(depth=1, width=24, bottleneck_ratio=4.0, group_width=6).groups == 1
+
+
+def test_no_classifier_spec():
+    spec = get_spec("RegNetX-200MF", num_classes=0)
+    assert NetSpec.from_json(spec.to_json()) == spec
+    with pytest.raises(SpecError, match="num_classes must be >= 0"):
+        get_spec("RegNetX-200MF", num_classes=-1)

@@ -5,14 +5,14 @@ import signal
 import time
 
 import pytest
-from sweep_helpers import (mid_training, needs_fashion_mnist, start_driver, starts, stopped_at_exit, sweep_yaml,
+from sweep_helpers import (mid_training, start_driver, starts, stopped_at_exit, sweep_yaml,
                            wait_for, write_sweep)
 
 from designspace.io import safe_torch_load
 from designspace.sweep import read_results, run_sweep
 from designspace.sweep.worker import pid_alive
 
-pytestmark = [pytest.mark.slow, needs_fashion_mnist]
+pytestmark = [pytest.mark.slow]
 
 
 def _frame_or_none(out):

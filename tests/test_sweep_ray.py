@@ -12,7 +12,7 @@ import signal
 import subprocess
 
 import pytest
-from sweep_helpers import (cli_env, mid_training, needs_fashion_mnist, needs_module, start_driver, starts, stopped_at_exit, sweep_yaml,
+from sweep_helpers import (cli_env, mid_training, needs_module, start_driver, starts, stopped_at_exit, sweep_yaml,
                            wait_for, write_sweep)
 
 from designspace.io import safe_torch_load
@@ -34,7 +34,7 @@ def _loopback_namespace_available() -> str | None:
 
 
 _NO_NAMESPACE = _loopback_namespace_available()
-pytestmark = [pytest.mark.slow, pytest.mark.ray, needs_fashion_mnist, needs_module("ray"),
+pytestmark = [pytest.mark.slow, pytest.mark.ray, needs_module("ray"),
               pytest.mark.skipif(_NO_NAMESPACE is not None, reason=str(_NO_NAMESPACE))]
 
 

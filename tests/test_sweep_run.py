@@ -1,10 +1,10 @@
-"""End-to-end sweeps on CPU: tiny sampled models, a small subset of real Fashion-MNIST, one epoch."""
+"""End-to-end sweeps on CPU: tiny sampled models, synthetic images (one test on real Fashion-MNIST), one epoch."""
 import json
 import math
 import os
 import sqlite3
 
-from sweep_helpers import needs_fashion_mnist, starts, sweep_yaml, write_sweep
+from sweep_helpers import FASHION, needs_fashion_mnist, starts, sweep_yaml, write_sweep
 
 from designspace.cli import main
 from designspace.sweep import load_sweep_file, read_results, run_sweep
@@ -12,11 +12,10 @@ from designspace.sweep.driver import driver_lock, sample_rows
 from designspace.sweep.status import sweep_status
 from designspace.sweep.store import Store
 
-pytestmark = needs_fashion_mnist
 
-
+@needs_fashion_mnist
 def test_end_to_end_local_sweep_status_export_resume(tmp_path, capsys):
-    sweep_file = write_sweep(tmp_path, sweep_yaml())
+    sweep_file = write_sweep(tmp_path, sweep_yaml(data="fashion-mnist"))
     out = tmp_path / "out"
     assert main(["sweep", "run", str(sweep_file), "--out", str(out), "--no-progress"]) == 0
     assert "4 done" in capsys.readouterr().out
@@ -116,8 +115,10 @@ def test_failing_model_is_retried_then_failed_and_missing_data_stops_cleanly(tmp
     assert retried.loc[("anynetx_a", 0), "finished_at"] == frame.loc[("anynetx_a", 0), "finished_at"]
 
     # A data folder that does not exist is refused before anything is written.
-    missing = write_sweep(tmp_path, sweep_yaml(name="nodata", n=(1, 1), runner="type: local\n  slots: 1").replace(
-        "name: fashion-mnist,", f"name: fashion-mnist, root: {tmp_path / 'nowhere'},"), name="nodata.yaml")
+    missing = write_sweep(tmp_path, sweep_yaml(name="nodata", n=(1, 1), runner="type: local\n  slots: 1",
+                                               data="fashion-mnist").replace(f"root: {FASHION}",
+                                                                             f"root: {tmp_path / 'nowhere'}"),
+                          name="nodata.yaml")
     assert main(["sweep", "run", str(missing), "--out", str(tmp_path / "nodata"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "nowhere" in err and err.count("\n") == 1

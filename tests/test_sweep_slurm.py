@@ -5,12 +5,12 @@ import signal
 import time
 
 import pytest
-from sweep_helpers import (mid_training, needs_fashion_mnist, needs_module, start_driver, starts, stopped_at_exit, sweep_yaml,
+from sweep_helpers import (mid_training, needs_module, start_driver, starts, stopped_at_exit, sweep_yaml,
                            wait_for, write_sweep)
 
 from designspace.sweep import read_results
 
-pytestmark = [pytest.mark.slow, needs_fashion_mnist, needs_module("submitit")]
+pytestmark = [pytest.mark.slow, needs_module("submitit")]
 
 
 def test_slurm_local_executor_throttled_with_a_job_killed(tmp_path):

@@ -10,7 +10,8 @@ from .errors import DesignspaceError, SpecError, UnknownNameError
 from .models import build_model
 from .regnet import regnet_spec
 from .registry import create_model, list_models
-from .spec import NetSpec, StageSpec, load_spec_file
+from .spec import NetSpec, StageSpec
+from .specfile import load_spec_file
 from .zoo import get_spec
 
 __version__ = "0.1.0"

@@ -1,82 +1,18 @@
-"""Analytic complexity: flops (multiply-adds), params and activations.
+"""Analytic complexity of a whole network: flops (multiply-adds), params and activations.
 
-Counting rules are DESIGN section 3. Each module in `designspace.models` has a
-static `complexity(cx, ...)` that mirrors its constructor and calls the
-primitives below, so the counter and the builder walk the same spec.
+    >>> from designspace import get_spec
+    >>> complexity(get_spec("RegNetX-400MF"))
+    {'flops': 397678568, 'params': 5157512, 'acts': 3143272}
 
-The primitives use only integer arithmetic, so every argument may also be a
-numpy integer array: one call then counts a whole batch of candidate networks
-that share a stage layout (this is what the samplers use).
+The counting rules are in docs/design.md, Complexity. This module is the facade:
+the per-layer primitives live beside the modules they count
+(`designspace.models.counting`) and are re-exported here; the walk over stem,
+stages and head is `designspace.models.anynet.count_network`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
-
-
-@dataclass
-class Cx:
-    """Running complexity state: spatial size and accumulated totals."""
-
-    h: object
-    w: object
-    flops: object = 0
-    params: object = 0
-    acts: object = 0
-
-    def totals(self) -> dict:
-        return {"flops": self.flops, "params": self.params, "acts": self.acts}
-
-    def add_scaled(self, delta: "Cx", times) -> "Cx":
-        """Add `times` copies of `delta`'s totals, keeping `delta`'s spatial size."""
-        return Cx(delta.h, delta.w, self.flops + times * delta.flops,
-                  self.params + times * delta.params, self.acts + times * delta.acts)
-
-
-def rint(x):
-    """Round half to even, returning ints (or an int64 array)."""
-    if isinstance(x, np.ndarray):
-        return np.rint(x).astype(np.int64)
-    return int(round(x))
-
-
-def floor_int(x):
-    """int() that also works elementwise on arrays (truncation toward zero)."""
-    if isinstance(x, np.ndarray):
-        return np.trunc(x).astype(np.int64)
-    return int(x)
-
-
-def out_size(h, k: int, stride):
-    """Output size of a conv/pool with padding (k - 1) // 2."""
-    pad = (k - 1) // 2
-    return (h + 2 * pad - k) // stride + 1
-
-
-def conv(cx: Cx, k: int, c_in, c_out, stride=1, groups=1, bias: bool = False) -> Cx:
-    h, w = out_size(cx.h, k, stride), out_size(cx.w, k, stride)
-    weights = k * k * c_in * c_out // groups
-    flops = weights * h * w + (c_out * h * w if bias else 0)
-    params = weights + (c_out if bias else 0)
-    return Cx(h, w, cx.flops + flops, cx.params + params, cx.acts + c_out * h * w)
-
-
-def batchnorm(cx: Cx, c) -> Cx:
-    return Cx(cx.h, cx.w, cx.flops, cx.params + 2 * c, cx.acts)
-
-
-def maxpool(cx: Cx, k: int, stride, c) -> Cx:
-    h, w = out_size(cx.h, k, stride), out_size(cx.w, k, stride)
-    return Cx(h, w, cx.flops, cx.params, cx.acts + c * h * w)
-
-
-def global_pool(cx: Cx) -> Cx:
-    return Cx(1, 1, cx.flops, cx.params, cx.acts)
-
-
-def linear(cx: Cx, c_in, c_out) -> Cx:
-    return Cx(cx.h, cx.w, cx.flops + c_in * c_out + c_out, cx.params + c_in * c_out + c_out, cx.acts + c_out)
+from .models.anynet import AnyNet
+from .models.counting import Cx, batchnorm, conv, floor_int, global_pool, linear, maxpool, out_size, rint
 
 
 def complexity(spec, resolution: int = 224) -> dict:
@@ -84,7 +20,9 @@ def complexity(spec, resolution: int = 224) -> dict:
 
     Needs no module instantiation. Returns plain ints.
     """
-    from .models.anynet import AnyNet
-
     cx = AnyNet.complexity(Cx(resolution, resolution), spec)
     return {k: int(v) for k, v in cx.totals().items()}
+
+
+__all__ = ["complexity", "Cx", "conv", "batchnorm", "maxpool", "global_pool", "linear", "rint", "floor_int",
+           "out_size"]

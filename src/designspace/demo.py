@@ -14,14 +14,18 @@ import math
 import os
 
 
-SPACES = ("anynetx_a", "anynetx_b", "anynetx_c", "anynetx_d", "anynetx_e", "regnetx")
-# The comparisons the paper made (section 3); each pair is (reference, refined).
-STUDY_PAIRS = (("anynetx_a", "anynetx_b"), ("anynetx_c", "anynetx_d"), ("anynetx_d", "anynetx_e"),
-               ("anynetx_a", "regnetx"))
+# The default compares the first AnyNet space, its last refinement and RegNetX; --all-spaces adds B, C and D.
+SPACES = ("anynetx_a", "anynetx_e", "regnetx")
+ALL_SPACES = ("anynetx_a", "anynetx_b", "anynetx_c", "anynetx_d", "anynetx_e", "regnetx")
+# The comparisons made (each pair is (reference, refined)): the paper's section-3 steps when all spaces run.
+STUDY_PAIRS = (("anynetx_a", "anynetx_e"), ("anynetx_a", "regnetx"))
+ALL_STUDY_PAIRS = (("anynetx_a", "anynetx_b"), ("anynetx_c", "anynetx_d"), ("anynetx_d", "anynetx_e"),
+                   ("anynetx_a", "regnetx"))
 PAPER_FINDINGS = {
     ("anynetx_a", "anynetx_b"): "the paper found no difference: a shared bottleneck ratio costs nothing",
     ("anynetx_c", "anynetx_d"): "the paper found increasing widths improved the EDF substantially",
     ("anynetx_d", "anynetx_e"): "the paper found increasing depths improved it slightly",
+    ("anynetx_a", "anynetx_e"): "the paper's refinements from A to E kept the EDF (A to C) or improved it (C to E)",
     ("anynetx_a", "regnetx"): "the paper found RegNetX better on average, with the same best models",
 }
 
@@ -66,7 +70,7 @@ SPLIT_SIZES = {"fashion-mnist": (60000, 10000), "mnist": (60000, 10000), "cifar1
 
 def demo_config(preset: str = "fashion-mnist", n: int | None = None, epochs: int | None = None,
                 data_dir: str | None = None, synthetic: bool = False, runner: str | None = None,
-                slots: int | None = None, device: str | None = None, seed: int = 0):
+                slots: int | None = None, device: str | None = None, seed: int = 0, all_spaces: bool = False):
     """The demo's sweep as a validated SweepConfig."""
     from .sweep import SweepConfig
 
@@ -81,41 +85,47 @@ def demo_config(preset: str = "fashion-mnist", n: int | None = None, epochs: int
     elif data_dir is not None:
         data["root"] = os.fspath(data_dir)
     recipe = dict(p["recipe"], **({"epochs": epochs} if epochs is not None else {}))
-    runner_cfg = dict(p["runner"])
-    if runner is not None:
-        runner_cfg["type"] = runner
-    if slots is not None:
-        runner_cfg["slots"] = slots
-    if device is not None:
-        runner_cfg["device"] = device
+    runner_cfg = dict(p["runner"], **{k: v for k, v in (("type", runner), ("slots", slots), ("device", device))
+                                      if v is not None})
+    spaces = ALL_SPACES if all_spaces else SPACES
     raw = {
-        "name": f"demo-{preset}" + ("-synthetic" if synthetic else ""),
+        "name": f"demo-{preset}" + ("-all" if all_spaces else "") + ("-synthetic" if synthetic else ""),
         "seed": seed, "flops": p["flops"], "resolution": p["resolution"],
-        "spaces": [{"name": s, "n": n or p["n"], "options": dict(p["space_options"])} for s in SPACES],
+        "spaces": [{"name": s, "n": n or p["n"], "options": dict(p["space_options"])} for s in spaces],
         "data": data, "recipe": recipe, "runner": runner_cfg,
     }
     return SweepConfig.from_dict(raw, where=f"demo preset {preset}")
 
 
-def estimate_compute(config, preset: str) -> dict:
-    """What the sweep will cost: models, image passes, multiply-adds, and time at an assumed rate."""
-    models = sum(s.n for s in config.spaces)
-    epochs = config.recipe.epochs
-    data = config.data
+def split_sizes(data) -> tuple[int, int]:
+    """(training images, test images) per epoch of a DataConfig, without reading the files."""
     if data.name == "synthetic":
-        train_images, test_images = data.synthetic_train, data.synthetic_test
+        train, test = data.synthetic_train, data.synthetic_test
     else:
-        train_images, test_images = SPLIT_SIZES[data.name]
+        train, test = SPLIT_SIZES[data.name]
     per_class = data.info.num_classes
     if data.train_subset:
-        train_images = min(train_images, data.train_subset * per_class)
+        train = min(train, data.train_subset * per_class)
     if data.test_subset:
-        test_images = min(test_images, data.test_subset * per_class)
+        test = min(test, data.test_subset * per_class)
+    return train, test
+
+
+def image_passes(data, recipe) -> float:
+    """Image passes of one training run: every epoch trains on the set and evaluates (forward only, ~1/3 the cost)."""
+    train, test = split_sizes(data)
+    return recipe.epochs * (train + test / 3)
+
+
+def estimate_compute(config, preset: str) -> dict:
+    """What the sweep will cost: models, image passes, multiply-adds, and time at the preset's assumed rate."""
+    models = sum(s.n for s in config.spaces)
+    train_images, test_images = split_sizes(config.data)
     lo, hi = config.spaces[0].flops
     flops = ((lo or 0) + (hi or lo or 0)) / 2
-    passes = models * epochs * (train_images + test_images / 3)  # evaluation is forward only
+    passes = models * image_passes(config.data, config.recipe)
     device, rate = PRESETS[preset]["rate"]
-    return {"models": models, "epochs": epochs, "train_images": train_images, "test_images": test_images,
+    return {"models": models, "epochs": config.recipe.epochs, "train_images": train_images, "test_images": test_images,
             "image_passes": passes, "multiply_adds": passes * 3 * flops, "device": device, "assumed_rate": rate,
             "hours": passes / rate / 3600}
 
@@ -124,15 +134,16 @@ def format_estimate(est: dict) -> str:
     return (f"compute: {est['models']} models x {est['epochs']} epochs x ({est['train_images']:,} train + "
             f"{est['test_images']:,} test images) = {est['image_passes']:.3g} image passes, "
             f"{est['multiply_adds']:.3g} multiply-adds (x3 for training); "
-            f"about {_hours(est['hours'])} of {est['device']} time at {est['assumed_rate']:,.0f} images/s in total")
+            f"about {_hours(est['hours'])} of {est['device']} time at an assumed {est['assumed_rate']:,.0f} images/s "
+            "in total (the pace measured on the first models follows)")
 
 
 def _hours(h: float) -> str:
     return f"{h * 60:.0f} minutes" if h < 1 else f"{h:.1f} hours" if h < 48 else f"{h / 24:.1f} days"
 
 
-def format_summary(summary: dict, report_path: str) -> str:
-    """The end-of-run text: per space median/best error, KS vs AnyNetX_A, bootstrap-best d and wm."""
+def format_summary(summary: dict, report_path: str, pairs) -> str:
+    """The end-of-run text: per space median/best error, KS vs the first space, bootstrap-best d and wm."""
     lines = [f"report: {report_path}", "",
              f"{'space':12s} {'done':>5s} {'median':>7s} {'best':>7s} {'KS D':>6s} {'p':>7s}   "
              f"{'best d [95% CI]':>18s}   {'best wm [95% CI]':>20s}"]
@@ -160,22 +171,76 @@ def _interval(b, fmt) -> str:
     return f"{b['median']:{fmt}} [{b['low']:{fmt}}, {b['high']:{fmt}}]"
 
 
+def format_timing(sweep: dict, report_seconds: float) -> str:
+    """Wall times of this run, and how close the estimate made on the first models came."""
+    wall, estimate = sweep["wall_time"], sweep.get("estimate_seconds")
+    line = f"time: {sweep['trained']} models trained in {_minutes(wall)}; report in {report_seconds:.1f} s"
+    if estimate:
+        line += (f"; the estimate from the first models' pace was {_minutes(estimate)} "
+                 f"({100 * (estimate - wall) / wall:+.0f}% of the actual time)")
+    return line
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {seconds % 60:04.1f} s"
+
+
+def calibration_text(out: str, preset: str) -> str:
+    """The stored calibration of the demo's regime, or the command that measures it."""
+    from .analysis.calibration import format_calibration, stats_of
+    from .sweep.calibrate import read_calibration
+
+    calibration = read_calibration(out)
+    if calibration is None or stats_of(calibration) is None:
+        return ("calibration: this directory holds none, so the findings cannot say whether a difference exceeds "
+                f"seed noise; measure it with `designspace demo --preset {preset} --calibrate` (see the README for "
+                "what it measured and how long it takes)")
+    return format_calibration(calibration)
+
+
 def run_demo(preset="fashion-mnist", out=None, n=None, epochs=None, data_dir=None, synthetic=False, runner=None,
-             slots=None, device=None, progress=True, seed=0, echo=print) -> dict:
+             slots=None, device=None, progress=True, seed=0, echo=print, all_spaces=False) -> dict:
     """Sample, train, report, summarize. Returns {"summary", "report", "sweep_dir", "text"}."""
-    from .analysis import load_results, summarize, write_report
+    import time
+
+    from .analysis.report import build_report
     from .sweep import run_sweep
 
-    config = demo_config(preset, n, epochs, data_dir, synthetic, runner, slots, device, seed)
+    config = demo_config(preset, n, epochs, data_dir, synthetic, runner, slots, device, seed, all_spaces)
+    pairs = ALL_STUDY_PAIRS if all_spaces else STUDY_PAIRS
     out = os.fspath(out or os.path.join("runs", config.name))
     echo(f"designspace demo: {PRESETS[preset]['about']}")
-    echo(f"spaces: {', '.join(SPACES)}; {config.spaces[0].n} models each; flops band {PRESETS[preset]['flops']} "
-         f"at {config.resolution}x{config.resolution}; sweep directory {out}")
+    echo(f"spaces: {', '.join(s.name for s in config.spaces)}; {config.spaces[0].n} models each; flops band "
+         f"{PRESETS[preset]['flops']} at {config.resolution}x{config.resolution}; sweep directory {out}")
     echo(format_estimate(estimate_compute(config, preset)))
-    run_sweep(config, out, progress=progress)
-    report = write_report([out], os.path.join(out, "report.html"), pairs=STUDY_PAIRS,
-                          title=f"designspace demo ({preset})", seed=seed)
-    summary = summarize([load_results(out)], pairs=STUDY_PAIRS, seed=seed)
-    text = format_summary(summary, report)
+    sweep = run_sweep(config, out, progress=progress)
+    started = time.time()
+    summary = build_report([out], os.path.join(out, "report.html"), pairs=pairs,
+                           title=f"designspace demo ({preset})", seed=seed)
+    report = os.path.join(out, "report.html")
+    text = "\n".join([format_summary(summary, report, pairs), "", calibration_text(out, preset), "",
+                      format_timing(sweep, time.time() - started)])
     echo(text)
-    return {"summary": summary, "report": report, "sweep_dir": out, "text": text}
+    return {"summary": summary, "report": report, "sweep_dir": out, "text": text, "sweep": sweep}
+
+
+def run_demo_calibration(preset="fashion-mnist", out=None, n=None, epochs=None, data_dir=None, synthetic=False,
+                         runner=None, slots=None, device=None, progress=True, seed=0, echo=print, all_spaces=False,
+                         models: int = 12, seeds: int = 3, reference=None):
+    """Calibrate the demo's regime in its sweep directory (`designspace demo --calibrate`)."""
+    from .analysis.calibration import format_calibration
+    from .sweep.calibrate import CalibrationConfig, calibrate, reference_regime
+
+    settings = CalibrationConfig(models=models, seeds=seeds)
+    config = demo_config(preset, n, epochs, data_dir, synthetic, runner, slots, device, seed, all_spaces)
+    out = os.fspath(out or os.path.join("runs", config.name))
+    reference_data, reference_recipe = reference_regime(config, reference)
+    _, rate = PRESETS[preset]["rate"]
+    passes = models * (seeds * image_passes(config.data, config.recipe) + image_passes(reference_data, reference_recipe))
+    echo(f"designspace demo --calibrate: {models} models x {seeds} seeds of the demo's regime and one run each "
+         f"{reference_recipe.epochs} epochs on the full set; {passes:.3g} image passes, about "
+         f"{_hours(passes / rate / 3600)} at an assumed {rate:,.0f} images/s; sweep directory {out}")
+    calibration = calibrate(config, out, settings, reference=reference, progress=progress)
+    text = format_calibration(calibration)
+    echo(text)
+    return calibration

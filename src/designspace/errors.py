@@ -26,6 +26,28 @@ class UnknownNameError(DesignspaceError):
         self.name = name
 
 
+class CheckpointMismatchError(DesignspaceError):
+    """A state dict that does not fit a model; nothing was loaded.
+
+    `keys`: the model's keys the checkpoint gives no fitting tensor (missing, wrong
+    shape, or mapped from two checkpoint keys); `unexpected`: checkpoint keys with no
+    counterpart in the model. Callers decide on these, not on the message text.
+    """
+
+    def __init__(self, message: str, keys=(), unexpected=()):
+        super().__init__(message)
+        self.keys = tuple(keys)
+        self.unexpected = tuple(unexpected)
+
+    def involves(self, prefix: str) -> bool:
+        """True when one of the model's mismatched keys starts with `prefix` (e.g. "head.fc.")."""
+        return any(k.startswith(prefix) for k in self.keys)
+
+    def with_note(self, note: str) -> "CheckpointMismatchError":
+        """The same mismatch, its message followed by " (note)"."""
+        return CheckpointMismatchError(f"{self} ({note})", self.keys, self.unexpected)
+
+
 def check_keys(data, cls, what: str, error=DesignspaceError) -> None:
     """`data` must be a mapping whose keys are fields of the dataclass `cls`; else one line naming them."""
     from dataclasses import fields

@@ -8,17 +8,18 @@
 
 The checkpoint's library is detected from its keys (or named by
 `pretrained_format`). Without an explicit `rounding`, a torchvision checkpoint
-is tried with the torchvision rounding first (DESIGN sec. 2 fact 7; it changes
-RegNetX-400MF, RegNetY-800MF and RegNetY-8.0GF), any other with pycls's
-rounding first; the rounding whose shapes fit is used. A checkpoint that fits
-neither raises a DesignspaceError naming the mismatched keys; nothing is loaded.
+is tried with the torchvision rounding first (docs/design.md, RegNet generation,
+fact 7; it changes RegNetX-400MF, RegNetY-800MF and RegNetY-8.0GF), any other
+with pycls's rounding first; the rounding whose shapes fit is used. A checkpoint
+that fits neither raises a CheckpointMismatchError (a DesignspaceError) naming
+the mismatched keys; nothing is loaded.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import replace
 
-from .errors import DesignspaceError
+from .errors import CheckpointMismatchError, DesignspaceError
 from .regnet import ROUNDINGS
 
 PRETRAINED_FORMATS = ("auto", "designspace", "pycls", "torchvision", "timm")
@@ -122,7 +123,8 @@ def create_model(name, num_classes: int | None = None, checkpoint=None, pretrain
     if pretrained_format != "auto":
         fmt = pretrained_format
     fmt = fmt or detect_format(state, source)
-    keep = ("head.fc.",) if reset_classifier else ()
+    classifier = "head.fc."
+    keep = (classifier,) if reset_classifier else ()
     first_error = None
     for spec in _candidate_specs(name, num_classes, rounding, fmt, True, overrides):
         # Shapes first, on the meta device: no memory or init time for specs that do not fit.
@@ -136,8 +138,8 @@ def create_model(name, num_classes: int | None = None, checkpoint=None, pretrain
         model = build_model(spec)
         model.load_state_dict(convert_state_dict(state, model, fmt, bgr_to_rgb, source, keep), strict=True)
         return model
-    if "head.fc" in str(first_error) and not reset_classifier:
-        raise DesignspaceError(f"{first_error} (reset_classifier=True / --reset-classifier starts a new classifier)")
+    if isinstance(first_error, CheckpointMismatchError) and first_error.involves(classifier) and not reset_classifier:
+        raise first_error.with_note("reset_classifier=True / --reset-classifier starts a new classifier")
     raise first_error
 
 

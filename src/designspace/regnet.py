@@ -1,4 +1,4 @@
-"""RegNet: from (d, w0, wa, wm, b, g) to a NetSpec, by the exact rules of DESIGN section 2.
+"""RegNet: from (d, w0, wa, wm, b, g) to a NetSpec, by the exact rules of docs/design.md, RegNet generation.
 
     u_j = w0 + wa * j                          (continuous widths, j < d)
     k_j = round(log(u_j / w0) / log(wm))       (half to even)
@@ -52,7 +52,7 @@ def check_regnet_params(depth, w0, wa, wm, q: int = 8) -> None:
 
 
 def quantized_linear(depth: int, w0: int, wa: float, wm: float, q: int = 8, rounding: str = "pycls") -> RegNetWidths:
-    """Facts 1-4: per-block widths and the stages they form (before compatibility)."""
+    """Facts 1-4 (docs/design.md, RegNet generation): per-block widths and the stages they form (before compatibility)."""
     check_regnet_params(depth, w0, wa, wm, q)
     if rounding == "torchvision":
         u, k, w = _torchvision_widths(depth, w0, wa, wm, q)
@@ -88,7 +88,7 @@ def _make_divisible_torchvision(v: float, divisor: int) -> int:
 
 
 def adjust_widths_groups(widths, bottleneck_ratios, group_widths, rounding: str = "pycls"):
-    """Fact 6: make each stage's bottleneck width a multiple of its group width.
+    """Fact 6 (docs/design.md, RegNet generation): make each stage's bottleneck width a multiple of its group width.
 
     Returns (widths, group_widths), per stage. `bottleneck_ratios` are the paper's b.
     """

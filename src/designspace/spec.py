@@ -1,7 +1,7 @@
 """NetSpec: a frozen, validated description of one AnyNet-family network.
 
-A network is a stem, a body of stages and a head (DESIGN section 1). Every field
-is explicit, so a model and its complexity are pure functions of the spec:
+A network is a stem, a body of stages and a head (see docs/design.md, The network).
+Every field is explicit, so a model and its complexity are pure functions of the spec:
 
     >>> spec = NetSpec(stages=(StageSpec(depth=1, width=24, group_width=8),))
     >>> NetSpec.from_dict(spec.to_dict()) == spec
@@ -14,6 +14,8 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from .errors import SpecError, check_keys
 
 BLOCK_TYPES = ("X", "Y", "R", "V")
@@ -21,9 +23,19 @@ STEM_TYPES = ("simple", "resnet", "cifar")
 DEFAULT_SE_RATIO = 0.25
 
 
-def bottleneck_width(width: int, bottleneck_ratio: float) -> int:
-    """Width of the 3x3 conv inside an X/Y block: round(w / b), half to even."""
-    return int(round(width / bottleneck_ratio))
+def bottleneck_width(width, bottleneck_ratio):
+    """Width of the 3x3 conv inside an X/Y block: round(w / b), half to even.
+
+    The one place this rule is written: the spec's validation, the X block and its
+    counter all call it. Scalars give an int, numpy arrays an int64 array (batched counting):
+
+        >>> bottleneck_width(20, 8.0), bottleneck_width(np.array([20, 28]), 8.0).tolist()
+        (2, [2, 4])
+    """
+    w_b = width / bottleneck_ratio
+    if isinstance(w_b, np.ndarray):
+        return np.rint(w_b).astype(np.int64)
+    return int(round(w_b))
 
 
 def _check_int(owner: str, name: str, value: Any, minimum: int) -> None:
@@ -42,6 +54,9 @@ class StageSpec:
     `group_width` is channels per group of the 3x3 conv (1 = depthwise).
     Block types: X (bottleneck + group conv), Y (X + squeeze-excitation),
     R (residual basic, two 3x3), V (vanilla, two 3x3, no residual).
+
+    Construction does not validate (`validate()` does, and NetSpec calls it), so the
+    batched counter may hold one numpy array per field, one entry per candidate network.
     """
 
     depth: int
@@ -79,7 +94,7 @@ class StageSpec:
         if self.block in ("X", "R", "V") and se != 0:
             raise SpecError(f"{where}.se_ratio must be 0 for a {self.block} block (use block Y for SE), got {se}")
         if self.block in "XY":
-            w_b = int(round(self.width / b))
+            w_b = bottleneck_width(self.width, b)
             if w_b < 1:
                 raise SpecError(f"{where}: bottleneck width round({self.width}/{b}) is < 1")
             if w_b % self.group_width:
@@ -99,7 +114,10 @@ class StageSpec:
 
 @dataclass(frozen=True)
 class NetSpec:
-    """A whole network. `stem_width` is 32 for every RegNet (it does not follow w0)."""
+    """A whole network. `stem_width` is 32 for every RegNet (it does not follow w0).
+
+    `num_classes=0` means no classifier: the network ends with the pooled features.
+    """
 
     stages: tuple[StageSpec, ...]
     stem: str = "simple"
@@ -122,7 +140,7 @@ class NetSpec:
         _check_int("spec", "stem_width", self.stem_width, 1)
         _check_int("spec", "in_channels", self.in_channels, 1)
         _check_int("spec", "head_width", self.head_width, 0)
-        _check_int("spec", "num_classes", self.num_classes, 1)
+        _check_int("spec", "num_classes", self.num_classes, 0)
         if self.name is not None and not isinstance(self.name, str):
             raise SpecError(f"spec.name must be a string, got {self.name!r}")
         for i, stage in enumerate(self.stages):
@@ -194,49 +212,3 @@ class NetSpec:
         except json.JSONDecodeError as e:
             raise SpecError(f"spec is not valid JSON: {e}") from None
         return cls.from_dict(data)
-
-
-def load_spec_file(path) -> NetSpec:
-    """Read a NetSpec from a JSON or YAML file (safe-loaded).
-
-    A file may hold a plain spec, or a RegNet parameter set
-    (`regnet: {depth, w0, wa, wm, group_width, ...}`) that is generated into one.
-    """
-    import os
-
-    import yaml
-
-    from .errors import DesignspaceError
-
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise DesignspaceError(f"{path}: cannot read spec file ({e.strerror})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            line = getattr(getattr(e, "problem_mark", None), "line", None)
-            where = f" (line {line + 1})" if line is not None else ""
-            raise SpecError(f"{path}: not valid JSON or YAML{where}") from None
-    if isinstance(data, dict) and "spec" in data and isinstance(data["spec"], dict):
-        data = data["spec"]  # a line of `designspace sample` output
-    if isinstance(data, dict) and "regnet" in data:
-        from .regnet import regnet_spec
-
-        params = data["regnet"]
-        if not isinstance(params, dict):
-            raise SpecError(f"{path}: 'regnet' must be a mapping of RegNet parameters")
-        extra = {k: v for k, v in data.items() if k != "regnet"}
-        try:
-            return regnet_spec(**params, **extra)
-        except TypeError as e:
-            raise SpecError(f"{path}: {e}") from None
-    try:
-        return NetSpec.from_dict(data)
-    except SpecError as e:
-        raise SpecError(f"{path}: {e}") from None

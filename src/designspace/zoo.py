@@ -1,48 +1,56 @@
-"""Named models: the RegNetX/Y zoo (DESIGN section 2), ResNe(X)t and CIFAR ResNets.
+"""Named models: the RegNetX/Y zoo (see docs/design.md, RegNet generation), ResNe(X)t and CIFAR ResNets.
 
-One line per model. Names are matched in the user's spelling: `RegNetX-400MF`,
+One table entry per model, timm style: a name and the keyword arguments of its
+family's builder (`regnet_spec` for RegNets). `build_spec` turns any entry into a
+NetSpec. Names are matched in the user's spelling: `RegNetX-400MF`,
 `regnetx_400mf` and `regnetx-400mf` are the same model.
+
+    >>> get_spec("regnetx_200mf").widths
+    [24, 56, 152, 368]
+    >>> REGNETX["RegNetX-200MF"]
+    {'depth': 13, 'w0': 24, 'wa': 36.44, 'wm': 2.49, 'group_width': 8}
 """
 from __future__ import annotations
 
 import re
 from dataclasses import replace
 from fnmatch import fnmatch
+from functools import partial
 
 from .errors import UnknownNameError
 from .regnet import regnet_spec
-from .spec import NetSpec, StageSpec
+from .spec import NetSpec, StageSpec, bottleneck_width
 
-# name: (depth, w0, wa, wm, group_width)
+# name: keyword arguments of the family's builder (here regnet_spec; Y = X + SE of ratio 0.25).
 REGNETX = {
-    "RegNetX-200MF": (13, 24, 36.44, 2.49, 8),
-    "RegNetX-400MF": (22, 24, 24.48, 2.54, 16),
-    "RegNetX-600MF": (16, 48, 36.97, 2.24, 24),
-    "RegNetX-800MF": (16, 56, 35.73, 2.28, 16),
-    "RegNetX-1.6GF": (18, 80, 34.01, 2.25, 24),
-    "RegNetX-3.2GF": (25, 88, 26.31, 2.25, 48),
-    "RegNetX-4.0GF": (23, 96, 38.65, 2.43, 40),
-    "RegNetX-6.4GF": (17, 184, 60.83, 2.07, 56),
-    "RegNetX-8.0GF": (23, 80, 49.56, 2.88, 120),
-    "RegNetX-12GF": (19, 168, 73.36, 2.37, 112),
-    "RegNetX-16GF": (22, 216, 55.59, 2.1, 128),
-    "RegNetX-32GF": (23, 320, 69.86, 2.0, 168),
+    "RegNetX-200MF": dict(depth=13, w0=24, wa=36.44, wm=2.49, group_width=8),
+    "RegNetX-400MF": dict(depth=22, w0=24, wa=24.48, wm=2.54, group_width=16),
+    "RegNetX-600MF": dict(depth=16, w0=48, wa=36.97, wm=2.24, group_width=24),
+    "RegNetX-800MF": dict(depth=16, w0=56, wa=35.73, wm=2.28, group_width=16),
+    "RegNetX-1.6GF": dict(depth=18, w0=80, wa=34.01, wm=2.25, group_width=24),
+    "RegNetX-3.2GF": dict(depth=25, w0=88, wa=26.31, wm=2.25, group_width=48),
+    "RegNetX-4.0GF": dict(depth=23, w0=96, wa=38.65, wm=2.43, group_width=40),
+    "RegNetX-6.4GF": dict(depth=17, w0=184, wa=60.83, wm=2.07, group_width=56),
+    "RegNetX-8.0GF": dict(depth=23, w0=80, wa=49.56, wm=2.88, group_width=120),
+    "RegNetX-12GF": dict(depth=19, w0=168, wa=73.36, wm=2.37, group_width=112),
+    "RegNetX-16GF": dict(depth=22, w0=216, wa=55.59, wm=2.1, group_width=128),
+    "RegNetX-32GF": dict(depth=23, w0=320, wa=69.86, wm=2.0, group_width=168),
 }
 REGNETY = {
-    "RegNetY-200MF": (13, 24, 36.44, 2.49, 8),
-    "RegNetY-400MF": (16, 48, 27.89, 2.09, 8),
-    "RegNetY-600MF": (15, 48, 32.54, 2.32, 16),
-    "RegNetY-800MF": (14, 56, 38.84, 2.4, 16),
-    "RegNetY-1.6GF": (27, 48, 20.71, 2.65, 24),
-    "RegNetY-3.2GF": (21, 80, 42.63, 2.66, 24),
-    "RegNetY-4.0GF": (22, 96, 31.41, 2.24, 64),
-    "RegNetY-6.4GF": (25, 112, 33.22, 2.27, 72),
-    "RegNetY-8.0GF": (17, 192, 76.82, 2.19, 56),
-    "RegNetY-12GF": (19, 168, 73.36, 2.37, 112),
-    "RegNetY-16GF": (18, 200, 106.23, 2.48, 112),
-    "RegNetY-32GF": (20, 232, 115.89, 2.53, 232),
+    "RegNetY-200MF": dict(depth=13, w0=24, wa=36.44, wm=2.49, group_width=8, se_ratio=0.25),
+    "RegNetY-400MF": dict(depth=16, w0=48, wa=27.89, wm=2.09, group_width=8, se_ratio=0.25),
+    "RegNetY-600MF": dict(depth=15, w0=48, wa=32.54, wm=2.32, group_width=16, se_ratio=0.25),
+    "RegNetY-800MF": dict(depth=14, w0=56, wa=38.84, wm=2.4, group_width=16, se_ratio=0.25),
+    "RegNetY-1.6GF": dict(depth=27, w0=48, wa=20.71, wm=2.65, group_width=24, se_ratio=0.25),
+    "RegNetY-3.2GF": dict(depth=21, w0=80, wa=42.63, wm=2.66, group_width=24, se_ratio=0.25),
+    "RegNetY-4.0GF": dict(depth=22, w0=96, wa=31.41, wm=2.24, group_width=64, se_ratio=0.25),
+    "RegNetY-6.4GF": dict(depth=25, w0=112, wa=33.22, wm=2.27, group_width=72, se_ratio=0.25),
+    "RegNetY-8.0GF": dict(depth=17, w0=192, wa=76.82, wm=2.19, group_width=56, se_ratio=0.25),
+    "RegNetY-12GF": dict(depth=19, w0=168, wa=73.36, wm=2.37, group_width=112, se_ratio=0.25),
+    "RegNetY-16GF": dict(depth=18, w0=200, wa=106.23, wm=2.48, group_width=112, se_ratio=0.25),
+    "RegNetY-32GF": dict(depth=20, w0=232, wa=115.89, wm=2.53, group_width=232, se_ratio=0.25),
 }
-# Published ImageNet top-1 error, 100 epochs (DESIGN section 2).
+# Published ImageNet top-1 error, 100 epochs (docs/design.md, RegNet generation).
 PUBLISHED_ERROR = {
     "RegNetX-200MF": 31.1, "RegNetX-400MF": 27.4, "RegNetX-600MF": 25.9, "RegNetX-800MF": 24.8,
     "RegNetX-1.6GF": 23.0, "RegNetX-3.2GF": 21.7, "RegNetX-4.0GF": 21.4, "RegNetX-6.4GF": 20.8,
@@ -52,50 +60,56 @@ PUBLISHED_ERROR = {
     "RegNetY-8.0GF": 20.1, "RegNetY-12GF": 19.7, "RegNetY-16GF": 19.6, "RegNetY-32GF": 19.1,
     "ResNet-50": 23.2,
 }
-# name: (depths, bottleneck_ratio, groups)
-RESNETS = {
-    "ResNet-50": ((3, 4, 6, 3), 4.0, 1),
-    "ResNet-101": ((3, 4, 23, 3), 4.0, 1),
-    "ResNet-152": ((3, 8, 36, 3), 4.0, 1),
-    "ResNeXt-50-32x4d": ((3, 4, 6, 3), 2.0, 32),
-    "ResNeXt-101-32x4d": ((3, 4, 23, 3), 2.0, 32),
-    "ResNeXt-152-32x4d": ((3, 8, 36, 3), 2.0, 32),
+RESNETS = {  # name: keyword arguments of resnet_spec
+    "ResNet-50": dict(depths=(3, 4, 6, 3), bottleneck_ratio=4.0, groups=1),
+    "ResNet-101": dict(depths=(3, 4, 23, 3), bottleneck_ratio=4.0, groups=1),
+    "ResNet-152": dict(depths=(3, 8, 36, 3), bottleneck_ratio=4.0, groups=1),
+    "ResNeXt-50-32x4d": dict(depths=(3, 4, 6, 3), bottleneck_ratio=2.0, groups=32),
+    "ResNeXt-101-32x4d": dict(depths=(3, 4, 23, 3), bottleneck_ratio=2.0, groups=32),
+    "ResNeXt-152-32x4d": dict(depths=(3, 8, 36, 3), bottleneck_ratio=2.0, groups=32),
 }
-CIFAR_RESNETS = {"ResNet-20": 3, "ResNet-56": 9, "ResNet-110": 18}  # blocks per stage
+CIFAR_RESNETS = {  # name (zoo name without "CIFAR-"): keyword arguments of cifar_resnet_spec
+    "ResNet-20": dict(blocks_per_stage=3),
+    "ResNet-56": dict(blocks_per_stage=9),
+    "ResNet-110": dict(blocks_per_stage=18),
+}
 
 
-def _resnet(name, depths, b, groups) -> NetSpec:
+def resnet_spec(depths, bottleneck_ratio: float, groups: int, name: str | None = None,
+                rounding: str = "pycls") -> NetSpec:
+    """ResNe(X)t: widths 256..2048, a ResNet stem, `groups` groups in every 3x3 (`rounding` does not apply)."""
     stages = []
     for depth, width, stride in zip(depths, (256, 512, 1024, 2048), (1, 2, 2, 2)):
-        w_b = int(round(width / b))
-        stages.append(StageSpec(depth=depth, width=width, stride=stride, bottleneck_ratio=b, group_width=w_b // groups))
+        w_b = bottleneck_width(width, bottleneck_ratio)
+        stages.append(StageSpec(depth=depth, width=width, stride=stride, bottleneck_ratio=bottleneck_ratio,
+                                group_width=w_b // groups))
     return NetSpec(stages=tuple(stages), stem="resnet", stem_width=64, name=name)
 
 
-def _cifar_resnet(name, n) -> NetSpec:
-    stages = tuple(StageSpec(depth=n, width=w, stride=s, block="R") for w, s in zip((16, 32, 64), (1, 2, 2)))
+def cifar_resnet_spec(blocks_per_stage: int, name: str | None = None, rounding: str = "pycls") -> NetSpec:
+    """The CIFAR ResNets of He et al.: three stages of R blocks, widths 16, 32, 64 (`rounding` does not apply)."""
+    stages = tuple(StageSpec(depth=blocks_per_stage, width=w, stride=s, block="R") for w, s in zip((16, 32, 64), (1, 2, 2)))
     return NetSpec(stages=stages, stem="cifar", stem_width=16, num_classes=10, name=name)
 
 
-def _regnet(name, params, se_ratio, rounding="pycls") -> NetSpec:
-    d, w0, wa, wm, g = params
-    return regnet_spec(d, w0, wa, wm, g, se_ratio=se_ratio, rounding=rounding, name=name)
+def _model_configs() -> dict:
+    """zoo name -> (builder, keyword config), every family in the zoo's order."""
+    families = ((regnet_spec, REGNETX), (regnet_spec, REGNETY), (resnet_spec, RESNETS),
+                (cifar_resnet_spec, {f"CIFAR-{name}": config for name, config in CIFAR_RESNETS.items()}))
+    return {name: (builder, config) for builder, table in families for name, config in table.items()}
 
 
-def _build_table():
-    table = {}
-    for name, p in REGNETX.items():
-        table[name] = lambda rounding="pycls", n=name, p=p: _regnet(n, p, 0.0, rounding)
-    for name, p in REGNETY.items():
-        table[name] = lambda rounding="pycls", n=name, p=p: _regnet(n, p, 0.25, rounding)
-    for name, (depths, b, groups) in RESNETS.items():
-        table[name] = lambda rounding="pycls", n=name, a=(depths, b, groups): _resnet(n, *a)
-    for name, n_blocks in CIFAR_RESNETS.items():
-        table[f"CIFAR-{name}"] = lambda rounding="pycls", n=f"CIFAR-{name}", k=n_blocks: _cifar_resnet(n, k)
-    return table
+MODEL_CONFIGS = _model_configs()
 
 
-MODELS = _build_table()
+def build_spec(name: str, rounding: str = "pycls") -> NetSpec:
+    """The NetSpec of the zoo entry `name` (the zoo's exact spelling; `get_spec` takes any)."""
+    builder, config = MODEL_CONFIGS[name]
+    return builder(**config, rounding=rounding, name=name)
+
+
+# name -> build(rounding="pycls") -> NetSpec
+MODELS = {name: partial(build_spec, name) for name in MODEL_CONFIGS}
 # Residual stages are RegNet-generated; these are "regnet" family models.
 REGNET_NAMES = list(REGNETX) + list(REGNETY)
 
@@ -130,7 +144,7 @@ def resolve_name(name: str) -> str:
 
 def get_spec(name: str, num_classes: int | None = None, rounding: str = "pycls", **overrides) -> NetSpec:
     """The NetSpec of a zoo model. `rounding='torchvision'` builds torchvision's variant."""
-    spec = MODELS[resolve_name(name)](rounding=rounding)
+    spec = build_spec(resolve_name(name), rounding)
     if num_classes is not None:
         overrides["num_classes"] = num_classes
     return replace(spec, **overrides) if overrides else spec

@@ -155,12 +155,10 @@ def summarize(frames, metric: str = "best", normalize: str = "flops", bins: int 
         }
         params = parameters_of(m)
         entry["parameters"] = params
-        entry["bootstrap"] = {}
-        for p in params:
-            x = m[p].to_numpy(dtype=np.float64)
-            ok = np.isfinite(x)
-            if ok.sum():
-                entry["bootstrap"][p] = stats.bootstrap_best(x[ok], errors[ok], repeats=repeats, seed=seed).to_dict()
+        # Each parameter without its missing values (w4 of 3-stage models); one resampling per set of models.
+        boot = stats.bootstrap_best_columns({p: m[p].to_numpy(dtype=np.float64) for p in params}, errors,
+                                            repeats=repeats, seed=seed)
+        entry["bootstrap"] = {p: result.to_dict() for p, result in boot.items()}
         entry["power_laws"] = {}
         for y in ("acts", "params"):
             try:

@@ -180,3 +180,64 @@ def _matrix(errors) -> np.ndarray:
     if not np.isfinite(e).all():
         raise DesignspaceError("calibration: regime errors must be finite numbers")
     return e
+
+
+# ---------------------------------------------------------------- a stored calibration (designspace.sweep.calibrate)
+
+def stats_of(calibration) -> CalibrationStats | None:
+    """The statistics of a Calibration's complete models; None while fewer than 3 are complete."""
+    complete = calibration.complete
+    if len(complete) < 3:
+        return None
+    return calibration_stats(np.array([m.regime for m in complete]), np.array([m.reference for m in complete]),
+                             n_per_space=calibration.n_per_space)
+
+
+def calibration_json(calibration) -> dict:
+    """A Calibration and its statistics as plain JSON."""
+    stats = stats_of(calibration)
+    return {**calibration.to_dict(), "stats": None if stats is None else stats.to_dict()}
+
+
+def describe_regime(data: dict, recipe: dict) -> str:
+    subset = data.get("train_subset")
+    images = f"first {subset:,} images per class" if subset else "the full training set"
+    epochs = f"{recipe['epochs']} epoch{'s' if recipe['epochs'] != 1 else ''}"
+    return f"{epochs} on {images} of {data['name']}, batch {recipe['batch_size']}, lr {recipe['lr']:g}"
+
+
+def format_calibration(calibration) -> str:
+    """The terminal view: the runs per model, the statistics, the verdict."""
+    reference = calibration.settings["reference"]
+    lines = [f"calibration of {calibration.sweep!r} in {calibration.sweep_dir}: {len(calibration.models)} models x "
+             f"{calibration.settings['seeds']} seeds in the regime, once each in the reference",
+             f"  regime:    {describe_regime(calibration.regime['data'], calibration.regime['recipe'])}",
+             f"  reference: {describe_regime(reference['data'], reference['recipe'])}",
+             f"  runs: {', '.join(f'{n} {s}' for s, n in sorted(calibration.counts.items()))}", "",
+             f"  {'model':18s} {'flops':>7s}  {'regime error per seed':>26s} {'mean':>6s} {'reference':>9s}"]
+    for m in calibration.models:
+        mean = _error(float(np.mean(m.regime))) if m.complete else "-"
+        lines.append(f"  {m.space + ' #' + str(m.index):18s} {m.flops / 1e6:6.2f}M  "
+                     f"{' '.join(_error(e) for e in m.regime):>26s} {mean:>6s} {_error(m.reference):>9s}")
+    s = stats_of(calibration)
+    if s is None:
+        return "\n".join(lines + ["", "  statistics: need at least 3 models with every run done; rerun the same "
+                                       "command to continue"])
+    n1, n2 = s.n_per_space
+    lines += ["",
+              f"  seed noise (pooled within-model SD):      {s.seed_noise:.2f} points of test error",
+              f"  spread between models (SD of the means):  {s.model_spread:.2f} points",
+              f"  spread / noise: {s.spread_to_noise:.2f};  ICC(1): {s.icc:.3f}",
+              f"  Spearman rho vs reference: {s.spearman}  (95% bootstrap interval over models)",
+              f"  Kendall tau vs reference:  {s.kendall}",
+              f"  smallest EDF shift detectable at 5% with {n1} and {n2} models per space: {s.detectable_shift:.2f} "
+              f"points (KS critical D {s.ks_critical:.3f})",
+              f"  verdict: {s.verdict}"]
+    if s.models < len(calibration.models):
+        lines.append(f"  ({len(calibration.models) - s.models} model(s) left out: a run not done yet, or "
+                     "diverged / oom / failed)")
+    return "\n".join(lines)
+
+
+def _error(value: float) -> str:
+    return "-" if not math.isfinite(value) else f"{value:.2f}"

@@ -27,6 +27,8 @@ from ..errors import DesignspaceError
 
 QUANTUM = 8
 WM_RANGE = (1.05, 4.0)
+BATCH_CELLS = 2_000_000  # grid cells x blocks per batch of models: amortizes numpy's per-call cost
+REFINE_POINTS = 22  # per axis of a refinement grid: 21 even steps and the best value so far
 
 
 @dataclass(frozen=True)
@@ -63,18 +65,96 @@ def _grid_costs(log_w, w0, wa, wm, j, dtype=np.float64):
     """e_fit and continuous misfit for a batch of grids.
 
     w0: (S,); wa: (S, P); wm: (S, Q): grid s pairs w0[s] with every wa[s, p] and wm[s, q].
-    Returns two arrays of shape (S, P, Q). The coarse search runs in float32 for speed; every
-    candidate it keeps is re-scored in float64.
+    log_w: (d,), or (S, d) when the grids belong to different models. Returns two arrays of shape
+    (S, P, Q). The coarse search runs in float32 for speed; every candidate it keeps is re-scored
+    in float64.
+
+    The values are those of the direct computation (per cell: k_j, u'_j, mean_j |log w_j - log u'_j|)
+    bit for bit, computed cheaper: log u'_j depends on (s, q, k_j) only, so it comes from a small
+    table instead of an exp and a log per cell and block; the cells are laid out (P, Q, S), so that
+    numpy's inner loops run over all grids at once; and the blocks are summed one at a time, in
+    numpy's own order for a mean over blocks (`_pairwise_sum`), with buffers that stay in cache.
     """
     log_w, w0, wa, wm, j = (np.asarray(a, dtype=dtype) for a in (log_w, w0, wa, wm, j))
-    w0_ = w0[:, None, None, None]
-    u = w0_ + wa[:, :, None, None] * j  # (S, P, 1, d)
-    log_wm = np.log(wm)[:, None, :, None]  # (S, 1, Q, 1)
-    k = np.round(np.log(u / w0_) / log_wm)  # (S, P, Q, d)
-    predicted = np.maximum(_round_q(w0_ * np.exp(k * log_wm)), QUANTUM)  # a width never quantizes to 0
-    e_fit = np.abs(log_w - np.log(predicted)).mean(axis=-1)
-    misfit = np.abs(log_w - np.log(u)).mean(axis=-1)  # tie-breaker, shape (S, P, 1)
-    return e_fit, np.broadcast_to(misfit, e_fit.shape)
+    log_w = log_w.T if log_w.ndim == 2 else log_w[:, None]  # (d, S) or (d, 1)
+    u = np.ascontiguousarray(wa.T)[None, :, :] * j[:, None, None] + w0  # (d, P, S)
+    growth = np.log(u / w0)  # log(u_j / w0) >= 0
+    log_wm = np.ascontiguousarray(np.log(wm).T)  # (Q, S), > 0
+    table, starts = _log_quantized_table(w0, log_wm, growth.max(axis=(0, 1)))
+    shape = (wa.shape[1], wm.shape[1], w0.size)
+    k, index = np.empty(shape, dtype), np.empty(shape, np.intp)
+    first_is_w0 = not growth[0].any()  # u_0 = w0, so k_0 = 0 in every cell
+
+    def term(i, out):  # |log w_i - log u'_i| of every cell, written to out
+        if i == 0 and first_is_w0:
+            out[...] = table[starts]
+        else:
+            np.divide(growth[i][:, None, :], log_wm, out=k)
+            np.rint(k, out=k)
+            np.copyto(index, k, casting="unsafe")
+            np.add(index, starts, out=index)
+            np.take(table, index, out=out, mode="clip")  # in range by construction: no check
+        np.subtract(log_w[i], out, out=out)
+        return np.abs(out, out=out)
+
+    e_fit = (_pairwise_sum(term, 0, j.size, shape, dtype) / j.size).transpose(2, 0, 1)
+    misfit = np.abs(log_w[:, None, :] - np.log(u))  # (d, P, S)
+
+    def misfit_term(i, out):
+        out[...] = misfit[i]
+        return out
+
+    misfit = _pairwise_sum(misfit_term, 0, j.size, misfit.shape[1:], dtype) / j.size
+    return e_fit, np.broadcast_to(misfit.T[:, :, None], e_fit.shape)  # misfit: the tie-breaker
+
+
+def _log_quantized_table(w0, log_wm, top_growth):
+    """log u'_k for every grid column (q, s) and exponent k the column can meet, flattened; and
+    where each column's entries start: (table, starts of shape (Q, S)).
+
+    Column (q, s) holds k = 0 .. rint(top_growth[s] / log_wm[q, s]), the largest exponent of that
+    column (division and rint are monotone). The entries come from the same float operations as
+    per cell (w0 * exp(k * log wm), quantized, at least one quantum, then the log), so each equals
+    the value computed in place.
+    """
+    n_seeds = log_wm.shape[1]
+    sizes = (np.rint(top_growth / log_wm).astype(np.intp) + 1).reshape(-1)
+    starts = np.cumsum(sizes) - sizes
+    column = np.repeat(np.arange(sizes.size), sizes)  # column q * S + s of every entry
+    levels = (np.arange(column.size) - starts[column]).astype(log_wm.dtype)
+    predicted = np.maximum(_round_q(w0[column % n_seeds] * np.exp(levels * log_wm.reshape(-1)[column])), QUANTUM)
+    return np.log(predicted), starts.reshape(log_wm.shape)
+
+
+def _pairwise_sum(term, lo: int, hi: int, shape, dtype):
+    """term(lo) + ... + term(hi - 1), added in the order of numpy's pairwise summation (its
+    `pairwise_sum`, which `mean(axis=-1)` uses along a contiguous row: eight running sums over
+    blocks of up to 128 terms, halves above), so a sum over blocks one at a time gives the same
+    floats as the mean over a row of blocks. term(i, out) writes term i (>= 0) to the array out
+    of `shape` and returns it."""
+    n = hi - lo
+    if n < 8:
+        total = term(lo, np.empty(shape, dtype))  # numpy starts from zero: 0 + t == t for t >= 0
+        buffer = np.empty(shape, dtype)
+        for i in range(lo + 1, hi):
+            total += term(i, buffer)
+        return total
+    if n <= 128:
+        partial = np.empty((8, *shape), dtype)
+        for r in range(8):
+            term(lo + r, partial[r])
+        stop = hi - n % 8
+        buffer = np.empty(shape, dtype)
+        for i in range(lo + 8, stop):
+            partial[(i - lo) % 8] += term(i, buffer)
+        total = ((partial[0] + partial[1]) + (partial[2] + partial[3])) + \
+            ((partial[4] + partial[5]) + (partial[6] + partial[7]))
+        for i in range(stop, hi):
+            total += term(i, buffer)
+        return total
+    half = n // 2
+    half -= half % 8
+    return _pairwise_sum(term, lo, lo + half, shape, dtype) + _pairwise_sum(term, lo + half, hi, shape, dtype)
 
 
 def _score(e_fit, misfit):
@@ -82,12 +162,12 @@ def _score(e_fit, misfit):
     return np.round(e_fit, 6) + 1e-7 * misfit / (1.0 + misfit)
 
 
-def _best(e_fit, misfit, top: int):
-    """Indices (s, p, q) of the `top` best cells over the whole batch."""
-    score = _score(e_fit, misfit).reshape(-1)
-    flat = np.argpartition(score, top - 1)[:top] if score.size > top else np.arange(score.size)
-    flat = flat[np.argsort(score[flat], kind="stable")]
-    return [np.unravel_index(i, e_fit.shape) for i in flat]
+def _best_cells(score, top: int):
+    """Indices (s, p, q) of the `top` best cells of one model's grids (score: (S, P, Q)), best first."""
+    flat_score = score.reshape(-1)
+    flat = np.argpartition(flat_score, top - 1)[:top] if flat_score.size > top else np.arange(flat_score.size)
+    flat = flat[np.argsort(flat_score[flat], kind="stable")]
+    return [np.unravel_index(i, score.shape) for i in flat]
 
 
 def _w0_candidates(first: float, widths: np.ndarray) -> np.ndarray:
@@ -113,10 +193,11 @@ def _neighbours(grid, idx):
     return grid[rows, np.maximum(idx - 1, 0)], grid[rows, np.minimum(idx + 1, grid.shape[1] - 1)]
 
 
-def _refine(log_w, j, w0, wa_grid, wm_grid, rounds: int = 3, points: int = 21):
+def _refine(log_w, j, w0, wa_grid, wm_grid, rounds: int = 3, points: int = REFINE_POINTS - 1):
     """Zoom in on several coarse cells at once: per seed s, a finer (wa, wm) grid over the
     neighbours of its best cell, `rounds` times. wa_grid, wm_grid: (S, P), (S, Q) with each
-    seed's cell at the middle column. Returns (score, e_fit, w0, wa, wm) of the best cell found."""
+    seed's cell at the middle column; log_w: (d,), or (S, d) for seeds of different models.
+    Returns per seed the (score, wa, wm) of the best cell found."""
     seeds = np.arange(w0.size)
     mid_a, mid_m = np.full(w0.size, wa_grid.shape[1] // 2), np.full(w0.size, wm_grid.shape[1] // 2)
     wa_best, wm_best = wa_grid[seeds, mid_a], wm_grid[seeds, mid_m]
@@ -132,8 +213,7 @@ def _refine(log_w, j, w0, wa_grid, wm_grid, rounds: int = 3, points: int = 21):
         ja, jm = np.unravel_index(flat, e_fit.shape[1:])
         wa_best, wm_best = fine_wa[seeds, ja], fine_wm[seeds, jm]
         (wa_lo, wa_hi), (wm_lo, wm_hi) = _neighbours(fine_wa, ja), _neighbours(fine_wm, jm)
-    s = int(np.argmin(score[seeds, flat]))
-    return int(w0[s]), float(wa_best[s]), float(wm_best[s])
+    return score[seeds, flat], wa_best, wm_best
 
 
 def _exact_solution(w: np.ndarray, wm_lo: float, wm_hi: float, exponents=None):
@@ -168,42 +248,123 @@ def _exact_solution(w: np.ndarray, wm_lo: float, wm_hi: float, exponents=None):
 
 def fit_quantized_linear(widths, wm_range=WM_RANGE) -> LinearFit:
     """Best (w0, wa, wm) for per-block widths `widths` (see the module docstring)."""
-    w = _check_widths(widths)
+    return fit_many([widths], wm_range)[0]
+
+
+def fit_many(widths_list, wm_range=WM_RANGE) -> list[LinearFit]:
+    """`fit_quantized_linear` of every widths sequence, the same fit per model, faster for many:
+
+        >>> fits = fit_many([[24, 56, 56, 152], [32, 32, 96, 64, 64]])
+
+    The grid searches of models with the same number of blocks run in batches (numpy's per-call
+    cost, not the arithmetic, dominates one model's search)."""
+    ws = [_check_widths(w) for w in widths_list]
+    fits = [_exact_fit(w, wm_range) for w in ws]
+    wm_base = np.geomspace(*wm_range, 32)
+    grids = {i: _coarse_grid(ws[i], wm_range, wm_base) for i, fit in enumerate(fits) if fit is None}
+    # Models of one depth with wm grids of similar length batch together with little padding.
+    order = sorted(grids, key=lambda i: (ws[i].size, grids[i][2].size))
+    seeds = {}
+    for batch in _batches(order, ws, lambda i: grids[i][0].size * grids[i][1].size * grids[i][2].size):
+        seeds.update(zip(batch, _coarse_seeds([ws[i] for i in batch], [grids[i] for i in batch])))
+    for batch in _batches(order, ws, lambda i: seeds[i][0].size * REFINE_POINTS ** 2):
+        for i, (w0, wa, wm) in zip(batch, _refine_seeds([ws[i] for i in batch], [seeds[i] for i in batch])):
+            fits[i] = _finish(ws[i], w0, wa, wm, wm_range)
+    return fits
+
+
+def _batches(order, ws, cells):
+    """Consecutive runs of `order` with the same number of blocks, of about BATCH_CELLS grid cells x blocks."""
+    batch, total = [], 0
+    for i in order:
+        if batch and (ws[i].size != ws[batch[0]].size or total >= BATCH_CELLS):
+            yield batch
+            batch, total = [], 0
+        batch.append(i)
+        total += cells(i) * ws[i].size
+    if batch:
+        yield batch
+
+
+def _exact_fit(w: np.ndarray, wm_range):
+    """The fit with e_fit 0 when w is a quantized linear sequence with consecutive exponents, else None."""
     exact = _exact_solution(w, *wm_range)
     if exact is not None:
         fit = _make_fit(w, *exact)
         if fit.e_fit == 0.0:
             return fit
+    return None
+
+
+def _coarse_grid(w: np.ndarray, wm_range, wm_base):
+    """One model's coarse (w0, wa, wm) candidates."""
     d = w.size
-    log_w = np.log(w)
-    j = np.arange(d, dtype=np.float64)
-    w0_grid = _w0_candidates(w[0], w)
     wm_lo, wm_hi = wm_range
     if d == 1 or np.all(w == w[0]):
         wa_max = 8.0
     else:
         wa_max = max(8.0, 2.0 * float(w.max()) / (d - 1))
     wa_grid = np.concatenate([[0.0], np.geomspace(0.25, wa_max, 39)])
-    wm_grid = np.union1d(np.geomspace(wm_lo, wm_hi, 32), _wm_seeds(w, wm_lo, wm_hi))
-    n_w0 = w0_grid.size
-    e_fit, misfit = _grid_costs(log_w, w0_grid, np.tile(wa_grid, (n_w0, 1)), np.tile(wm_grid, (n_w0, 1)), j,
-                                dtype=np.float32)
-    cells = _best(e_fit, misfit, top=5)
+    wm_grid = np.union1d(wm_base, _wm_seeds(w, wm_lo, wm_hi))
+    return _w0_candidates(w[0], w), wa_grid, wm_grid
+
+
+def _coarse_seeds(ws, grids):
+    """The coarse float32 search of models with the same number of blocks: per model, the seeds
+    (w0, wa, wm) for `_refine` around its 5 best cells."""
+    # Every model's w0 candidates are rows of one batch; each wm grid is padded to the longest with
+    # its last value, and the padding columns are dropped before choosing cells.
+    rows = [w0.size for w0, _, _ in grids]
+    n_wm = max(wm.size for _, _, wm in grids)
+    e_fit, misfit = _grid_costs(
+        np.repeat(np.log(np.stack(ws)), rows, axis=0), np.concatenate([w0 for w0, _, _ in grids]),
+        np.concatenate([np.tile(wa, (w0.size, 1)) for w0, wa, _ in grids]),
+        np.concatenate([np.tile(np.pad(wm, (0, n_wm - wm.size), mode="edge"), (w0.size, 1)) for w0, _, wm in grids]),
+        np.arange(ws[0].size, dtype=np.float64), dtype=np.float32)
+    score = _score(e_fit, misfit)
+    ends = np.cumsum(rows)
+    return [_seeds(score[end - n:end, :, :grid[2].size], grid) for n, end, grid in zip(rows, ends, grids)]
+
+
+def _seeds(score, grid):
+    """(w0, wa, wm) seeds for `_refine` from one model's coarse scores: each of the 5 best cells
+    with its two neighbours, as 3-column grids centred on the cell."""
+    w0_grid, wa_grid, wm_grid = grid
+    cells = _best_cells(score, top=5)
+    last_a, last_m = wa_grid.size - 1, wm_grid.size - 1
     seed_w0 = np.array([w0_grid[i0] for i0, _, _ in cells], dtype=np.float64)
-    # Each seed's coarse cell with its two neighbours, as 3-column grids centred on the cell.
-    seed_wa = np.array([wa_grid[np.clip([ia - 1, ia, ia + 1], 0, wa_grid.size - 1)] for _, ia, _ in cells])
-    seed_wm = np.array([wm_grid[np.clip([im - 1, im, im + 1], 0, wm_grid.size - 1)] for _, _, im in cells])
-    w0, wa, wm = _refine(log_w, j, seed_w0, seed_wa, seed_wm)
-    fit = _make_fit(w, w0, wa, wm)
+    seed_wa = wa_grid[[[max(ia - 1, 0), ia, min(ia + 1, last_a)] for _, ia, _ in cells]]
+    seed_wm = wm_grid[[[max(im - 1, 0), im, min(im + 1, last_m)] for _, _, im in cells]]
+    return seed_w0, seed_wa, seed_wm
+
+
+def _refine_seeds(ws, seeds):
+    """`_refine` of the seeds of models with the same number of blocks, as one batch; per model,
+    the (w0, wa, wm) of its best seed (the first of equals)."""
+    counts = [w0.size for w0, _, _ in seeds]
+    seed_w0 = np.concatenate([w0 for w0, _, _ in seeds])
+    best, wa, wm = _refine(np.repeat(np.log(np.stack(ws)), counts, axis=0), np.arange(ws[0].size, dtype=np.float64),
+                           seed_w0, np.concatenate([wa for _, wa, _ in seeds]), np.concatenate([wm for _, _, wm in seeds]))
+    out = []
+    for end, n in zip(np.cumsum(counts), counts):
+        s = end - n + int(np.argmin(best[end - n:end]))
+        out.append((int(seed_w0[s]), float(wa[s]), float(wm[s])))
+    return out
+
+
+def _finish(w: np.ndarray, w0: int, wa: float, wm: float, wm_range) -> LinearFit:
+    """The fit at the searched parameters, or an exact one the search points to."""
+    from ..regnet import quantized_linear
+
+    qw = quantized_linear(int(w.size), int(w0), float(wa), float(wm), q=QUANTUM)
+    fit = _make_fit(w, w0, wa, wm, qw)
     if fit.e_fit > 0:
         # The widths may still be exact with skipped exponents: take them from the grid's best fit.
-        from ..regnet import quantized_linear
-
-        ks = quantized_linear(w.size, w0, wa, wm, q=QUANTUM).exponents
+        ks = qw.exponents
         levels, first = np.unique(w, return_index=True)
         exponents = [ks[i] for i in first]
         distinct = all(a < b for a, b in zip(exponents, exponents[1:])) and exponents[0] == 0
-        exact = _exact_solution(w, wm_lo, wm_hi, exponents=exponents) if distinct else None
+        exact = _exact_solution(w, *wm_range, exponents=exponents) if distinct else None
         if exact is not None:
             candidate = _make_fit(w, *exact)
             if candidate.e_fit < fit.e_fit:
@@ -211,11 +372,12 @@ def fit_quantized_linear(widths, wm_range=WM_RANGE) -> LinearFit:
     return fit
 
 
-def _make_fit(w: np.ndarray, w0: int, wa: float, wm: float) -> LinearFit:
+def _make_fit(w: np.ndarray, w0: int, wa: float, wm: float, qw=None) -> LinearFit:
     # Recompute with the library rule itself so the reported widths are exactly what it generates.
-    from ..regnet import quantized_linear
+    if qw is None:  # else the caller's quantized_linear of these parameters
+        from ..regnet import quantized_linear
 
-    qw = quantized_linear(int(w.size), int(w0), float(wa), float(wm), q=QUANTUM)
+        qw = quantized_linear(int(w.size), int(w0), float(wa), float(wm), q=QUANTUM)
     predicted = np.maximum(np.asarray(qw.block_widths, dtype=np.float64), QUANTUM)
     e_fit = float(np.abs(np.log(w) - np.log(predicted)).mean())
     return LinearFit(w0=int(w0), wa=float(wa), wm=float(wm), e_fit=e_fit,

@@ -9,6 +9,7 @@ URI, so the HTML needs no file beside it and no network.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 
 import numpy as np
@@ -17,6 +18,7 @@ from . import stats
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 DPI = 96
+PNG_COMPRESSION = 3  # zlib level: the default 6 costs 50% more time for 8% smaller figures
 LABELS = {"d": "depth d", "stages": "stages", "b": "bottleneck b", "g": "group width g", "w0": "w0", "wa": "wa",
           "wm": "wm", "e_fit": "e_fit", "flops": "flops", "params": "params", "acts": "acts"}
 LOG_AXES = {"flops", "params", "acts", "w0", "g"} | {f"w{i}" for i in range(1, 10)}
@@ -26,7 +28,7 @@ def _subplots(*args, figsize, **kw):
     """A Figure with its axes, made without pyplot: no global state, no GUI backend (Agg renders it)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=figsize)
+    fig = Figure(figsize=figsize, dpi=DPI)
     return fig, fig.subplots(*args, **kw)
 
 
@@ -45,12 +47,22 @@ def color(i: int) -> str:
 
 
 def to_data_uri(fig) -> str:
+    """The figure as an inline PNG: drawn once at DPI (no bbox "tight": it costs a full extra draw),
+    RGB (the background is opaque, so the alpha channel is all 255), encoded at PNG_COMPRESSION."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
 
-    FigureCanvasAgg(fig)
+    canvas = FigureCanvasAgg(fig)
+    fig.set_dpi(DPI)
+    canvas.draw()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)  # no bbox "tight": it costs a full extra draw
+    Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(buf, format="png", compress_level=PNG_COMPRESSION)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _title(ax, text: str, **kw) -> None:
+    """An axes title at its default place, fixed there: no layout pass over the tick labels to place it."""
+    ax.set_title(text, y=1.0, **kw)
 
 
 def _light_log(ax, which: str = "x") -> None:
@@ -61,9 +73,46 @@ def _light_log(ax, which: str = "x") -> None:
 
     axis = ax.xaxis if which == "x" else ax.yaxis
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
-    axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6))
+    axis.set_major_locator(_in_view(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6)))
     axis.set_minor_locator(ticker.NullLocator())
     axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: format_count(v) if v >= 1000 else f"{v:g}"))
+
+
+def _in_view(base):
+    """`base`, a log locator, less its ticks outside the view: matplotlib makes a tick object (the
+    costliest part of drawing a small axes) for every location it is given but draws only those
+    inside the view, and a log locator adds decades on both sides. The drawn ticks are the same."""
+    return _in_view_class()(base)
+
+
+@functools.cache
+def _in_view_class():
+    from matplotlib import ticker
+
+    class InView(ticker.Locator):
+        def __init__(self, base):
+            self.base = base
+
+        def set_axis(self, axis):
+            super().set_axis(axis)
+            self.base.set_axis(axis)
+
+        def __call__(self):
+            locs = np.asarray(self.base())
+            lo, hi = sorted(self.axis.get_view_interval())
+            # A margin far wider than matplotlib's tolerance for a tick at the very end of the view.
+            return locs[(locs >= lo / 1.001) & (locs <= hi * 1.001)]
+
+        def tick_values(self, vmin, vmax):
+            return self.base.tick_values(vmin, vmax)
+
+        def nonsingular(self, v0, v1):
+            return self.base.nonsingular(v0, v1)
+
+        def view_limits(self, vmin, vmax):
+            return self.base.view_limits(vmin, vmax)
+
+    return InView
 
 
 def _label(p: str) -> str:
@@ -86,7 +135,8 @@ def edf_figure(summary: dict, normalized: bool, band_repeats: int = 500) -> str:
         ax.step(np.concatenate([[x[0]], x]), np.concatenate([[0.0], y]), where="post", color=color(i),
                 label=f"{_text(s['label'])} (n={s['finished']})")
     kind = f"{summary['normalize']}-normalized EDF, {summary['bins']} bins" if normalized else "error EDF"
-    ax.set(xlabel=f"{summary['metric']} error (%)", ylabel="cumulative probability", title=kind, ylim=(0, 1.02))
+    ax.set(xlabel=f"{summary['metric']} error (%)", ylabel="cumulative probability", ylim=(0, 1.02))
+    _title(ax, kind)
     ax.grid(alpha=0.3)
     _legend(ax, loc="lower right", fontsize=8)
     return to_data_uri(fig)
@@ -94,13 +144,51 @@ def edf_figure(summary: dict, normalized: bool, band_repeats: int = 500) -> str:
 
 def metric_grid(summary: dict, entry: dict, index: int) -> str:
     """error vs each parameter for one space; shaded: the bootstrap 95% interval of the best x."""
-    params = entry["parameters"]
+    fig = _grid_figure(len(entry["parameters"]))
+    _grid_panels(fig, entry, index)
+    return to_data_uri(fig)
+
+
+def metric_grids(summary: dict) -> list:
+    """`metric_grid` of every space, in order (None for a space without parameters). A space with as
+    many panels as the one before redraws that figure with its own data: the same image, without
+    building the axes and their ticks again (most of the cost of a grid)."""
+    uris, fig, panels = [], None, 0
+    for index, entry in enumerate(summary["spaces"]):
+        if not entry["parameters"]:
+            uris.append(None)
+            continue
+        if len(entry["parameters"]) == panels:
+            _clear(fig.axes)
+        else:
+            panels = len(entry["parameters"])
+            fig = _grid_figure(panels)
+        _grid_panels(fig, entry, index)
+        uris.append(to_data_uri(fig))
+    return uris
+
+
+def _grid_figure(panels: int):
+    """The empty grid: 4 columns, a shared error axis."""
     cols = 4
-    rows = int(np.ceil(len(params) / cols))
+    rows = int(np.ceil(panels / cols))
     fig, axes = _subplots(rows, cols, figsize=(3.0 * cols, 2.4 * rows), squeeze=False, sharey=True)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("error (%)", fontsize=8)
+    for ax in list(axes.flat)[panels:]:
+        ax.axis("off")
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.5 / rows / 2.4 * 1.6, top=1 - 0.15 / rows, hspace=0.45,
+                        wspace=0.25)
+    return fig
+
+
+def _grid_panels(fig, entry: dict, index: int) -> None:
+    """One panel per parameter of `entry` on the (empty) axes of `fig`."""
+    from matplotlib import ticker
+
     m = entry["metrics"]
     errors = m["error"].to_numpy()
-    for ax, p in zip(axes.flat, params):
+    for ax, p in zip(fig.axes, entry["parameters"]):
         x = m[p].to_numpy(dtype=np.float64)
         ok = np.isfinite(x)
         ax.scatter(x[ok], errors[ok], s=5, alpha=0.5, color=color(index), linewidths=0, rasterized=True)
@@ -111,19 +199,20 @@ def metric_grid(summary: dict, entry: dict, index: int) -> str:
         if p in LOG_AXES and ok.any() and np.all(x[ok] > 0) and x[ok].max() > 4 * x[ok].min():
             _light_log(ax, "x")
         else:
-            from matplotlib import ticker
-
+            if ax.get_xscale() != "linear":  # a reused panel that was logarithmic
+                ax.set_xscale("linear")
             ax.xaxis.set_major_locator(ticker.MaxNLocator(4))
         ax.set_xlabel(_label(p), fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    for ax in axes[:, 0]:
-        ax.set_ylabel("error (%)", fontsize=8)
-    for ax in list(axes.flat)[len(params):]:
-        ax.axis("off")
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.5 / rows / 2.4 * 1.6, top=1 - 0.15 / rows, hspace=0.45,
-                        wspace=0.25)
-    return to_data_uri(fig)
+
+
+def _clear(axes) -> None:
+    """Empty axes for reuse: their data artists removed and their data limits forgotten, as new."""
+    for ax in axes:
+        for artist in [*ax.collections, *ax.patches, *ax.lines]:
+            artist.remove()
+        ax.relim()
 
 
 def efficiency_figure(summary: dict) -> str:
@@ -140,7 +229,8 @@ def efficiency_figure(summary: dict) -> str:
         ax.set_xscale("log", base=2)
         ax.xaxis.set_minor_locator(ticker.NullLocator())
         ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.set(xlabel="models sampled k", title=title)
+        ax.set(xlabel="models sampled k")
+        _title(ax, title)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"best of k, {summary['metric']} error (%)")
     _legend(axes[0], fontsize=8)
@@ -154,7 +244,8 @@ def efit_figure(summary: dict) -> str:
         m = s["metrics"]
         ax.scatter(m["e_fit"], m["error"], s=6, alpha=0.5, color=color(i), linewidths=0, label=_text(s["label"]),
                    rasterized=True)
-    ax.set(xlabel="e_fit (quantized linear fit)", ylabel="error (%)", title="e_fit vs error")
+    ax.set(xlabel="e_fit (quantized linear fit)", ylabel="error (%)")
+    _title(ax, "e_fit vs error")
     ax.grid(alpha=0.3)
     _legend(ax, fontsize=8)
     return to_data_uri(fig)
@@ -174,7 +265,8 @@ def complexity_figure(summary: dict) -> str:
                         label=f"{_text(s['label'])}: {y} ~ flops^{law['exponent']:.2f}")
         _light_log(ax, "x")
         _light_log(ax, "y")
-        ax.set(xlabel="flops", ylabel=y, title=f"{y} vs flops")
+        ax.set(xlabel="flops", ylabel=y)
+        _title(ax, f"{y} vs flops")
         ax.grid(alpha=0.3)
         _legend(ax, fontsize=7)
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
@@ -183,23 +275,35 @@ def complexity_figure(summary: dict) -> str:
 
 def widths_figure(entry: dict, which: str, count: int = 3) -> str:
     """Per-block width vs block index of the best (or worst) models, with their quantized linear fit."""
-    m = entry["metrics"].sort_values("error", ascending=(which == "best")).head(count)
-    fig, axes = _subplots(1, len(m), figsize=(3.2 * len(m), 2.8), squeeze=False)
-    for ax, (_, row) in zip(axes[0], m.iterrows()):
-        w = np.asarray(row["block_widths"])
-        j = np.arange(w.size)
-        ax.plot(j, w, "o", markersize=4, color="k", label="block widths")
-        ax.step(j, row["fit_block_widths"], where="mid", color="tab:red", label="quantized fit")
-        ax.plot(j, row["fit_w0"] + row["fit_wa"] * j, "--", color="tab:blue", linewidth=1, label="linear u_j")
-        _light_log(ax, "y")
-        ax.set_title(f"{row['error']:.2f}%  e_fit {row['e_fit']:.3f}", fontsize=9)
-        ax.set_xlabel("block j", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("width", fontsize=8)
-    _legend(axes[0][0], fontsize=7)
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.17, top=0.88, wspace=0.25)
-    return to_data_uri(fig)
+    return widths_figures([(entry, which)], count)[0]
+
+
+def widths_figures(items, count: int = 3) -> list[str]:
+    """`widths_figure` of every (entry, which) in items, in order. A figure with as many panels as the
+    one before redraws it: the same image, without building the axes and their ticks again."""
+    uris, fig = [], None
+    for entry, which in items:
+        m = entry["metrics"].sort_values("error", ascending=(which == "best")).head(count)
+        if fig is not None and len(fig.axes) == len(m):
+            _clear(fig.axes)
+        else:
+            fig, axes = _subplots(1, len(m), figsize=(3.2 * len(m), 2.8), squeeze=False)
+            axes[0][0].set_ylabel("width", fontsize=8)
+            fig.subplots_adjust(left=0.08, right=0.98, bottom=0.17, top=0.88, wspace=0.25)
+        for ax, (_, row) in zip(fig.axes, m.iterrows()):
+            w = np.asarray(row["block_widths"])
+            j = np.arange(w.size)
+            ax.plot(j, w, "o", markersize=4, color="k", label="block widths")
+            ax.step(j, row["fit_block_widths"], where="mid", color="tab:red", label="quantized fit")
+            ax.plot(j, row["fit_w0"] + row["fit_wa"] * j, "--", color="tab:blue", linewidth=1, label="linear u_j")
+            _light_log(ax, "y")
+            _title(ax, f"{row['error']:.2f}%  e_fit {row['e_fit']:.3f}", fontsize=9)
+            ax.set_xlabel("block j", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+        _legend(fig.axes[0], fontsize=7)
+        uris.append(to_data_uri(fig))
+    return uris
 
 
 def epochs_figure(summary: dict, curves: dict) -> str:
@@ -211,7 +315,8 @@ def epochs_figure(summary: dict, curves: dict) -> str:
             ys = [e.get("test_error", np.nan) for e in epochs]
             ax.plot(xs, ys, color=color(i), alpha=0.9 - 0.15 * k, linewidth=1,
                     label=_text(s["label"]) if k == 0 else None)
-    ax.set(xlabel="epoch", ylabel="test error (%)", title="per-epoch test error of the best models")
+    ax.set(xlabel="epoch", ylabel="test error (%)")
+    _title(ax, "per-epoch test error of the best models")
     ax.grid(alpha=0.3)
     _legend(ax, fontsize=8)
     return to_data_uri(fig)
@@ -230,8 +335,10 @@ def runtime_figure(records, models: dict) -> str:
     lim = axes[1].get_xlim()
     axes[1].plot(lim, lim, color="0.5", linewidth=1)
     _light_log(axes[0], "x")
-    axes[0].set(xlabel="flops", ylabel="ms per batch", title="measured runtime vs flops")
-    axes[1].set(xlabel="predicted ms (a*flops + b*acts + c)", ylabel="measured ms", title="runtime model")
+    axes[0].set(xlabel="flops", ylabel="ms per batch")
+    axes[1].set(xlabel="predicted ms (a*flops + b*acts + c)", ylabel="measured ms")
+    _title(axes[0], "measured runtime vs flops")
+    _title(axes[1], "runtime model")
     for ax in axes:
         ax.grid(alpha=0.3)
         _legend(ax, fontsize=7)
@@ -253,7 +360,9 @@ def calibration_figure(calibration) -> str:
                     fmt="o", ms=5, capsize=2, color=color(i), label=_text(space))
     ax.set_xlabel("regime error, mean over seeds (bars: min..max) [%]")
     ax.set_ylabel("reference error [%]")
-    stats_ = calibration.stats
+    from .calibration import stats_of
+
+    stats_ = stats_of(calibration)
     if stats_ is not None:
         ax.set_title(f"Spearman rho {stats_.spearman.value:.2f}, seed noise {stats_.seed_noise:.2f} points",
                      fontsize=10)

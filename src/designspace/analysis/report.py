@@ -19,6 +19,7 @@ from ..errors import DesignspaceError
 from ..io import atomic_write_text, read_jsonl
 from ..results import Status
 from . import plots
+from .calibration import format_calibration, stats_of
 from .analyze import canonical_order, summarize
 from .complexity import runtime_model
 from .table import epoch_curves, load_results
@@ -132,10 +133,10 @@ def _model_list(entry: dict, which: str, count: int = 3) -> str:
     return f"<ul>{''.join(items)}</ul>"
 
 
-def _metric_grid(summary: dict, entry: dict, index: int) -> str:
+def _metric_grid(entry: dict, uri: str | None) -> str:
     if not entry["parameters"]:
         return "<p class=note>No parameter varies among the finished models of this space.</p>"
-    return _img(plots.metric_grid(summary, entry, index), "parameters vs error: " + entry["label"])
+    return _img(uri, "parameters vs error: " + entry["label"])
 
 
 def load_runtime(path) -> list[dict]:
@@ -181,12 +182,10 @@ def _calibration_section(calibrations) -> str:
                 'noise, and whether the regime ranks models as longer training would, is unmeasured. Run '
                 '<code>designspace calibrate SWEEP.yaml</code> (or <code>designspace demo --calibrate</code>) '
                 'with the same sweep directory.</p>')
-    from ..sweep.calibrate import format_calibration
-
     parts = []
     for cal in calibrations:
         parts.append(f"<h3>{_e(cal.sweep)}</h3><pre>{_e(format_calibration(cal))}</pre>")
-        if cal.stats is not None:
+        if stats_of(cal) is not None:
             parts.append(_img(plots.calibration_figure(cal), "regime error vs reference error: " + cal.sweep))
     return "".join(parts)
 
@@ -208,8 +207,8 @@ def build_html(summary: dict, runtime_records=None, title: str = "Design space r
                          f"kept, {spaces[0]['bootstrap'] and next(iter(spaces[0]['bootstrap'].values()))['repeats']} "
                          "repeats; median [95% interval] of the kept value.</p>" + _bootstrap_table(summary))
     body["metric-vs-error"] = ("<p>Shaded: the bootstrap 95% interval of the best value; line: its median.</p>" +
-                               "".join(f"<h3>{_swatch(i)}{_e(s['label'])}</h3>" + _metric_grid(summary, s, i)
-                                       for i, s in enumerate(spaces)))
+                               "".join(f"<h3>{_swatch(i)}{_e(s['label'])}</h3>" + _metric_grid(s, uri)
+                                       for i, (s, uri) in enumerate(zip(spaces, plots.metric_grids(summary)))))
     body["efficiency"] = ("<p>Expected best error among k models drawn at random from each space's EDF, "
                           "mean and +- 2 standard deviations (exact, from the EDF).</p>" +
                           _img(plots.efficiency_figure(summary), "random-search efficiency"))
@@ -220,11 +219,12 @@ def build_html(summary: dict, runtime_records=None, title: str = "Design space r
         for y, law in s["power_laws"].items()) + "</li>" for s in spaces)
     body["complexity"] = f"<ul>{laws}</ul>" + _img(plots.complexity_figure(summary), "acts and params vs flops")
     body["runtime"] = _runtime_section(runtime_records)
+    widths = iter(plots.widths_figures([(s, which) for s in spaces for which in ("best", "worst")]))
     body["best-worst"] = "".join(
         f"<h3>{_swatch(i)}{_e(s['label'])}: best</h3>{_model_list(s, 'best')}"
-        f"{_img(plots.widths_figure(s, 'best'), 'best models widths: ' + s['label'])}"
+        f"{_img(next(widths), 'best models widths: ' + s['label'])}"
         f"<h3>{_swatch(i)}{_e(s['label'])}: worst</h3>{_model_list(s, 'worst')}"
-        f"{_img(plots.widths_figure(s, 'worst'), 'worst models widths: ' + s['label'])}"
+        f"{_img(next(widths), 'worst models widths: ' + s['label'])}"
         for i, s in enumerate(spaces))
     curves = {}
     for s in spaces:
@@ -256,6 +256,11 @@ def load_calibrations(paths) -> list:
     return found
 
 
+def seed_noise_by_sweep(calibrations) -> dict:
+    """{sweep name: the seed noise its calibration measured}, for the findings."""
+    return {c.sweep: stats.seed_noise for c in calibrations if (stats := stats_of(c)) is not None}
+
+
 def check_output_path(path) -> str:
     path = os.fspath(path)
     if os.path.isdir(path):
@@ -266,6 +271,13 @@ def check_output_path(path) -> str:
 def write_report(paths, out_html, metric: str = "best", normalize: str = "flops", bins: int | None = None,
                  runtime=None, seed: int = 0, title: str = "Design space report", pairs=None) -> str:
     """Load every path, summarize, and write one self-contained HTML file atomically; returns its path."""
+    build_report(paths, out_html, metric, normalize, bins, runtime, seed, title, pairs)
+    return os.fspath(out_html)
+
+
+def build_report(paths, out_html, metric: str = "best", normalize: str = "flops", bins: int | None = None,
+                 runtime=None, seed: int = 0, title: str = "Design space report", pairs=None) -> dict:
+    """write_report's work; returns the summary it was built from (see analyze.summarize)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     if not paths:
@@ -275,7 +287,7 @@ def write_report(paths, out_html, metric: str = "best", normalize: str = "flops"
     frames = [load_results(p) for p in paths]
     calibrations = load_calibrations(paths)
     summary = summarize(frames, metric=metric, normalize=normalize, bins=bins, seed=seed, pairs=pairs,
-                        seed_noise={c.sweep: c.stats.seed_noise for c in calibrations if c.stats is not None})
+                        seed_noise=seed_noise_by_sweep(calibrations))
     text = build_html(summary, runtime_records=records, title=title, calibrations=calibrations)
     atomic_write_text(out_html, text)
-    return out_html
+    return summary

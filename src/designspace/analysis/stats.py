@@ -120,8 +120,8 @@ def edf_band(errors, at, weights=None, repeats: int = 1000, level: float = 0.95,
     n = e.size
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n, size=(repeats, n))
-    counts = np.zeros((repeats, n))
-    np.add.at(counts, (np.repeat(np.arange(repeats), n), draws.reshape(-1)), 1.0)
+    cell = (np.arange(repeats)[:, None] * n + draws).reshape(-1)  # (repeat, model) of every draw
+    counts = np.bincount(cell, minlength=repeats * n).reshape(repeats, n).astype(np.float64)
     mass = counts * w[None, :]
     below = (e[:, None] < np.asarray(at, dtype=np.float64)[None, :]).astype(np.float64)
     curves = (mass @ below) / mass.sum(axis=1, keepdims=True)
@@ -152,15 +152,52 @@ def bootstrap_best(x, errors, fraction: float = 0.25, repeats: int = 10_000, lev
     e = _as_1d(errors, "errors")
     if xs.size != e.size:
         raise DesignspaceError(f"x and errors differ in length ({xs.size} vs {e.size})")
+    return _kept(xs, e, _best_draws(e, fraction, repeats, seed), level)
+
+
+def bootstrap_best_columns(columns: dict, errors, fraction: float = 0.25, repeats: int = 10_000,
+                           level: float = 0.95, seed: int = 0) -> dict:
+    """`bootstrap_best` of every column against the same errors, each without its non-finite values
+    (a column with none finite is left out): {name: BootstrapResult}, the same results as one call
+    per column. The resampling depends on the errors only, so columns finite on the same models
+    share it.
+
+        >>> stats.bootstrap_best_columns({"d": depths, "w4": fourth_widths}, errors, seed=0)["d"].median
+    """
+    e_all = np.asarray(errors, dtype=np.float64).reshape(-1)
+    shared, out = {}, {}
+    for name, x in columns.items():
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        if x.size != e_all.size:
+            raise DesignspaceError(f"x and errors differ in length ({x.size} vs {e_all.size})")
+        ok = np.isfinite(x)
+        if not ok.any():
+            continue
+        key = ok.tobytes()
+        if key not in shared:
+            e = _as_1d(e_all[ok], "errors")
+            shared[key] = e, _best_draws(e, fraction, repeats, seed)
+        e, best = shared[key]
+        out[name] = _kept(x[ok], e, best, level)
+    return out
+
+
+def _best_draws(e: np.ndarray, fraction: float, repeats: int, seed: int) -> tuple[np.ndarray, int]:
+    """The bootstrap's resampling: per repeat, the index of the best of the m pairs drawn; and m."""
     m = max(1, int(np.ceil(fraction * e.size)))
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, e.size, size=(repeats, m))
-    best = draws[np.arange(repeats), np.argmin(e[draws], axis=1)]
+    return draws[np.arange(repeats), np.argmin(e[draws], axis=1)], m
+
+
+def _kept(xs: np.ndarray, e: np.ndarray, draws: tuple[np.ndarray, int], level: float) -> BootstrapResult:
+    """Median and `level` interval of the kept values xs[best], draws = (best, m)."""
+    best, m = draws
     kept = xs[best]
     alpha = (1.0 - level) / 2.0
     low, med, high = np.quantile(kept, [alpha, 0.5, 1.0 - alpha])
     return BootstrapResult(median=float(med), low=float(low), high=float(high),
-                           best_error_median=float(np.median(e[best])), repeats=repeats, sample_size=m)
+                           best_error_median=float(np.median(e[best])), repeats=int(best.size), sample_size=m)
 
 
 # ---------------------------------------------------------------- KS test

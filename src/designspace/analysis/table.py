@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..errors import DesignspaceError
 from ..results import Status
-from .fit import fit_quantized_linear
+from .fit import fit_many
 
 METRICS = {"best": "best_error", "final": "final_error", "best_error": "best_error", "final_error": "final_error"}
 TABLE_SUFFIXES = (".csv", ".jsonl", ".parquet")
@@ -122,7 +122,7 @@ def model_metrics(df: pd.DataFrame, metric: str = "best", label: str | None = No
     column = metric_column(metric)
     done = finished(df, metric)
     source = df.attrs.get("source", "results")
-    rows, cache = [], {}
+    rows, fitted = [], []
     for rec in done.to_dict("records"):
         where = f"{source}: model {rec.get('index')}"
         spec = _loads(rec["spec"], "spec", where)
@@ -133,9 +133,6 @@ def model_metrics(df: pd.DataFrame, metric: str = "best", label: str | None = No
         depths = [int(s["depth"]) for s in stages]
         widths = [int(s["width"]) for s in stages]
         block_widths = tuple(np.repeat(widths, depths).tolist())
-        if block_widths not in cache:
-            cache[block_widths] = fit_quantized_linear(block_widths)
-        fit = cache[block_widths]
         row = {
             "label": label or str(rec["space"]), "sweep": str(rec["sweep"]), "space": str(rec["space"]),
             "index": int(rec["index"]), "name": spec.get("name") or f"{rec['space']}#{rec['index']}",
@@ -143,17 +140,27 @@ def model_metrics(df: pd.DataFrame, metric: str = "best", label: str | None = No
             "acts": float(rec["acts"]), "d": float(sum(depths)), "stages": float(len(stages)),
             "b": _scalar([s.get("bottleneck_ratio", 1.0) for s in stages]),
             "g": _scalar([s.get("group_width", 1) for s in stages]),
-            "e_fit": fit.e_fit, "block_widths": list(block_widths),
-            "fit_w0": fit.w0, "fit_wa": fit.wa, "fit_wm": fit.wm, "fit_block_widths": fit.block_widths,
+            "e_fit": None, "block_widths": list(block_widths),
+            "fit_w0": None, "fit_wa": None, "fit_wm": None, "fit_block_widths": None,
             "epochs": rec.get("epochs"),
         }
         regnet = isinstance(values, dict) and all(k in values for k in ("w0", "wa", "wm"))
         for key in ("w0", "wa", "wm"):
-            row[key] = float(values[key]) if regnet else float(getattr(fit, key))
+            row[key] = float(values[key]) if regnet else None  # None: the fit's, filled in below
         for i, (d, w) in enumerate(zip(depths, widths), start=1):
             row[f"d{i}"] = float(d)
             row[f"w{i}"] = float(w)
         rows.append(row)
+        fitted.append(block_widths)
+    # One fit per distinct widths, all fitted together (fit_many batches the grid searches).
+    distinct = list(dict.fromkeys(fitted))
+    fits = dict(zip(distinct, fit_many(distinct)))
+    for row, block_widths in zip(rows, fitted):
+        fit = fits[block_widths]
+        row.update(e_fit=fit.e_fit, fit_w0=fit.w0, fit_wa=fit.wa, fit_wm=fit.wm, fit_block_widths=fit.block_widths)
+        for key in ("w0", "wa", "wm"):
+            if row[key] is None:
+                row[key] = float(getattr(fit, key))
     return pd.DataFrame(rows)
 
 

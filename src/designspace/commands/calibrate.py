@@ -28,7 +28,8 @@ def parse_overrides(items) -> dict:
 
 def run(args) -> int:
     from ..sweep import load_sweep_file
-    from ..sweep.calibrate import CalibrationConfig, calibrate, format_calibration
+    from ..analysis.calibration import calibration_json, format_calibration, stats_of
+    from ..sweep.calibrate import CalibrationConfig, calibrate
 
     settings = CalibrationConfig(models=args.models, seeds=args.seeds)  # bad counts fail before the file is read
     config = load_sweep_file(args.sweep_file, profile=args.profile)
@@ -37,8 +38,8 @@ def run(args) -> int:
     out_dir = args.out or os.path.join("sweeps", config.name)
     result = calibrate(config, out_dir, settings, reference=parse_overrides(args.reference),
                        progress=not args.no_progress, retry_failed=args.retry_failed)
-    print(json.dumps(result.to_dict(), indent=2) if args.json else format_calibration(result))
-    return 0 if result.stats is not None and all(m.complete for m in result.models) else 1
+    print(json.dumps(calibration_json(result), indent=2) if args.json else format_calibration(result))
+    return 0 if stats_of(result) is not None and len(result.complete) == len(result.models) else 1
 
 
 def register(sub) -> None:

@@ -1,6 +1,8 @@
 """`designspace demo`: the paper's design-space study in miniature (see designspace.demo).
 
     designspace demo                                   # Fashion-MNIST, this CPU, under 10 minutes
+    designspace demo --calibrate                       # is the demo's regime a valid proxy? (its own, longer run)
+    designspace demo --all-spaces                      # AnyNetX A..E and RegNetX, the paper's four comparisons
     designspace demo --n 4 --out runs/quick            # a quicker, smaller run
     designspace demo --preset cifar10 --data-dir DIR   # a GPU; add --runner ray|slurm for a cluster
     designspace demo --preset cifar10 --synthetic      # the same on synthetic data (speed check)
@@ -9,15 +11,23 @@ from __future__ import annotations
 
 
 def run(args) -> int:
-    from ..demo import run_demo
+    from ..demo import run_demo, run_demo_calibration
+    from ..errors import DesignspaceError
 
     if args.n is not None and args.n < 2:
-        from ..errors import DesignspaceError
-
         raise DesignspaceError(f"--n must be at least 2 (an EDF needs models), got {args.n}")
-    run_demo(preset=args.preset, out=args.out, n=args.n, epochs=args.epochs, data_dir=args.data_dir,
-             synthetic=args.synthetic, runner=args.runner, slots=args.slots, device=args.device,
-             progress=not args.no_progress, seed=args.seed)
+    common = dict(preset=args.preset, out=args.out, n=args.n, epochs=args.epochs, data_dir=args.data_dir,
+                  synthetic=args.synthetic, runner=args.runner, slots=args.slots, device=args.device,
+                  progress=not args.no_progress, seed=args.seed, all_spaces=args.all_spaces)
+    if args.calibrate:
+        from .calibrate import parse_overrides
+
+        calibration = run_demo_calibration(**common, models=args.models, seeds=args.seeds,
+                                           reference=parse_overrides(args.reference))
+        from ..analysis.calibration import stats_of
+
+        return 0 if stats_of(calibration) is not None else 1
+    run_demo(**common)
     return 0
 
 
@@ -25,13 +35,22 @@ def register(sub) -> None:
     from ..demo import PRESETS
 
     p = sub.add_parser("demo", help="the main job: sample, train and compare design spaces, then report",
-                       description="Sample models from AnyNetX A..E and RegNetX, train each briefly, write the HTML "
-                                   "report and print what this run found. Run it again to resume.")
+                       description="Sample models from AnyNetX_A, AnyNetX_E and RegNetX (or all six spaces), train "
+                                   "each briefly, write the HTML report and print what this run found. Run it again "
+                                   "to resume. --calibrate measures whether the regime is a valid proxy.")
     p.add_argument("--preset", default="fashion-mnist", choices=list(PRESETS),
                    help="fashion-mnist (default: this CPU, minutes), cifar10 (a GPU), imagenet (the paper's regime)")
     p.add_argument("--out", metavar="DIR", help="sweep directory (default: runs/demo-<preset>)")
     p.add_argument("--n", type=int, help="models per design space (default: the preset's)")
     p.add_argument("--epochs", type=int, help="training epochs per model (default: the preset's)")
+    p.add_argument("--all-spaces", action="store_true",
+                   help="all six spaces (AnyNetX A..E, RegNetX) and the paper's four comparisons")
+    p.add_argument("--calibrate", action="store_true",
+                   help="instead of the sweep: calibrate the demo's regime (seeds, reference, rank agreement)")
+    p.add_argument("--models", type=int, default=12, help="with --calibrate: models (default 12)")
+    p.add_argument("--seeds", type=int, default=3, help="with --calibrate: seeds per model (default 3)")
+    p.add_argument("--reference", nargs="+", metavar="KEY=VALUE",
+                   help="with --calibrate: the reference regime (default: 4x the epochs, full data)")
     p.add_argument("--data-dir", metavar="DIR", help="where the data set lives (default: its standard location)")
     p.add_argument("--synthetic", action="store_true", help="synthetic images instead of the data set (speed checks)")
     p.add_argument("--runner", choices=["local", "ray", "slurm"], help="where to train (default: local)")

@@ -1,4 +1,4 @@
-"""`designspace fit W1 W2 ...` or `designspace fit --spec FILE`: the quantized linear fit (DESIGN section 6).
+"""`designspace fit W1 W2 ...` or `designspace fit --spec FILE`: the quantized linear fit (docs/design.md, Analysis).
 
     designspace fit 24 56 56 152 152 152 368 368
     designspace fit 32,64,64,160 --json

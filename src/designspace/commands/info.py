@@ -11,12 +11,12 @@ from dataclasses import replace
 
 from ..complexity import complexity, out_size
 from ..errors import DesignspaceError
+from ..specfile import load_spec_file
 from ..units import format_count
 
 
 def resolve_spec(name_or_path: str, num_classes=None, in_channels=None):
     """A zoo name or a spec file (JSON/YAML) -> NetSpec."""
-    from ..spec import load_spec_file
     from ..zoo import get_spec
 
     if os.path.exists(name_or_path) or name_or_path.endswith((".json", ".yaml", ".yml")):
@@ -32,7 +32,7 @@ def resolve_spec(name_or_path: str, num_classes=None, in_channels=None):
 
 
 def describe(spec, resolution: int) -> dict:
-    """The contract's JSON view of a spec (DESIGN section 8)."""
+    """The JSON view of a spec that `designspace info --json` prints (complexity: docs/design.md, Complexity)."""
     cx = complexity(spec, resolution)
     bs = sorted({s.bottleneck_ratio for s in spec.stages})
     ses = sorted({s.se_ratio for s in spec.stages})

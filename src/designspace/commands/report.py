@@ -19,25 +19,19 @@ def _jsonable(summary: dict) -> dict:
 
 
 def run(args) -> int:
-    from ..analysis.analyze import summarize
-    from ..analysis.report import build_html, check_output_path, load_runtime
-    from ..analysis.table import load_results
+    from ..analysis.report import build_report, check_output_path
     from ..errors import DesignspaceError
     from ..io import atomic_write_text
 
     if args.bins is not None and args.bins < 1:
         raise DesignspaceError(f"--bins must be >= 1, got {args.bins}")
-    check_output_path(args.out)
     if args.json:
         check_output_path(args.json)
-    records = load_runtime(args.runtime) if args.runtime else None
-    frames = [load_results(p) for p in args.inputs]
     for text in args.pair or []:
         if text.count(":") < 1 or not all(text.split(":", 1)):
             raise DesignspaceError(f"--pair wants REFERENCE:OTHER (two space names), got {text!r}")
-    summary = summarize(frames, metric=args.metric, normalize=args.normalize, bins=args.bins, seed=args.seed,
-                        pairs=args.pair)
-    atomic_write_text(args.out, build_html(summary, runtime_records=records, title=args.title))
+    summary = build_report(args.inputs, args.out, metric=args.metric, normalize=args.normalize, bins=args.bins,
+                           runtime=args.runtime, seed=args.seed, title=args.title, pairs=args.pair)
     if args.json:
         atomic_write_text(args.json, json.dumps(_jsonable(summary), indent=1, default=float) + "\n")
     for pair in summary["pairs"]:

@@ -1,8 +1,11 @@
 """Which data set to read, and where it lives.
 
-    from designspace.data import DataConfig, dataset_shape
+    from designspace.data import DataConfig
     DataConfig("fashion-mnist", train_subset=1000)       # first 1000 images of each class
-    dataset_shape("cifar10")                             # (3, 10, 32): in_channels, classes, resolution
+    DataConfig("cifar10").info.num_classes               # 10
+
+This module reads no data (`designspace.data.datasets` does, and answers
+`dataset_shape` for data sets whose shape only their files know).
 
 Roots are looked up in this order: `DataConfig.root`, the data set's own
 environment variable (DESIGNSPACE_FASHION_MNIST, DESIGNSPACE_CIFAR10, ...),
@@ -18,6 +21,8 @@ from ..errors import DesignspaceError, UnknownNameError, check_keys
 
 @dataclass(frozen=True)
 class DatasetInfo:
+    """What is known of a data set before reading it (None: read from its files)."""
+
     name: str
     in_channels: int
     num_classes: int | None  # None: counted from the class folders
@@ -143,15 +148,3 @@ class DataConfig:
         extra = f" ({detail})" if detail else ""
         return DesignspaceError(f"data set {info.name} not found{extra}; looked in: {where}; to get it: "
                                 f"{info.how_to_get}{hint}")
-
-
-def dataset_shape(name_or_config) -> tuple[int, int, int]:
-    """(in_channels, num_classes, resolution) of a data set name or DataConfig."""
-    config = name_or_config if isinstance(name_or_config, DataConfig) else DataConfig(name=name_or_config)
-    info = config.info
-    if info.num_classes is not None and info.resolution is not None:
-        return info.in_channels, info.num_classes, config.resolution or info.resolution
-    from .datasets import load_dataset  # class folders: the count and size come from the files
-
-    data = load_dataset(config)
-    return data.in_channels, data.num_classes, data.resolution

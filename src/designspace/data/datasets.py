@@ -1,8 +1,9 @@
 """Loading a DataConfig into memory, once per process.
 
-    from designspace.data import DataConfig, load_dataset
+    from designspace.data import DataConfig, load_dataset, dataset_shape
     data = load_dataset(DataConfig("fashion-mnist"))   # TensorData: uint8 [N,1,28,28] + labels
     data = load_dataset(DataConfig("fashion-mnist"))   # same object: cached per config
+    dataset_shape("cifar10")                           # (3, 10, 32): in_channels, classes, resolution
 
 A sweep worker trains many models on one data set; the cache means the files
 are read and decoded once. ImageNet-size data is not loaded but streamed
@@ -213,6 +214,30 @@ def load_dataset(config) -> TensorData | StreamingData:
         if key not in _CACHE:
             _CACHE[key] = _load_uncached(config)
         return _CACHE[key]
+
+
+def dataset_shape(name_or_config) -> tuple[int, int, int]:
+    """(in_channels, num_classes, resolution) of a data set name or DataConfig, without loading it.
+
+    Class-folder data ("folder") has no fixed shape: its class folders are counted and
+    one image's size is read (`designspace.data.folders.folder_shape`).
+    """
+    import os
+
+    config = name_or_config if isinstance(name_or_config, DataConfig) else DataConfig(name=name_or_config)
+    info = config.info
+    if info.num_classes is not None and info.resolution is not None:
+        return info.in_channels, info.num_classes, config.resolution or info.resolution
+    from .folders import folder_shape
+
+    roots = config.candidate_roots()
+    root = next((r for r in roots if os.path.isdir(r)), None)
+    if root is None:
+        raise config.missing_error(roots)
+    try:
+        return folder_shape(root, config.resolution)
+    except FileNotFoundError as e:
+        raise config.missing_error(roots, f"missing {e.filename or e}") from None
 
 
 def clear_cache() -> None:

@@ -3,6 +3,7 @@
     from designspace.data.folders import FolderDataset, load_folder_tensors
     train = FolderDataset("~/data/imagenet/train", resolution=224, train=True)   # streamed, Inception crop
     x_train, y_train, x_test, y_test, classes = load_folder_tensors("~/data/tiny", resolution=32)  # in memory
+    folder_shape("~/data/tiny")   # (3, number of classes, first image's height): folders counted, one header read
 
 Images are decoded with PIL when it is installed, otherwise with torchvision.io
 (an optional extra); resizing and cropping run on uint8 tensors, so one code
@@ -24,21 +25,31 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".t
 TEST_SPLIT_NAMES = ("val", "test")
 
 
-def scan_class_folders(split_dir: str):
-    """-> (sorted class names, [(path, label)]) for one split directory."""
+def class_names(split_dir: str) -> list[str]:
+    """Sorted class folder names of one split directory (nothing inside them is read)."""
     if not os.path.isdir(split_dir):
         raise FileNotFoundError(split_dir)
     classes = sorted(d for d in os.listdir(split_dir) if os.path.isdir(os.path.join(split_dir, d)))
     if not classes:
         raise DesignspaceError(f"{split_dir}: no class folders inside (expected {split_dir}/<class>/<image>)")
-    samples = []
-    for label, name in enumerate(classes):
-        folder = os.path.join(split_dir, name)
-        for file in sorted(os.listdir(folder)):
-            if file.lower().endswith(IMAGE_EXTENSIONS):
-                samples.append((os.path.join(folder, file), label))
+    return classes
+
+
+def _image_files(folder: str) -> list[str]:
+    return [os.path.join(folder, file) for file in sorted(os.listdir(folder)) if file.lower().endswith(IMAGE_EXTENSIONS)]
+
+
+def _no_images(split_dir: str) -> DesignspaceError:
+    return DesignspaceError(f"{split_dir}: class folders hold no images ({', '.join(IMAGE_EXTENSIONS)})")
+
+
+def scan_class_folders(split_dir: str):
+    """-> (sorted class names, [(path, label)]) for one split directory."""
+    classes = class_names(split_dir)
+    samples = [(path, label) for label, name in enumerate(classes)
+               for path in _image_files(os.path.join(split_dir, name))]
     if not samples:
-        raise DesignspaceError(f"{split_dir}: class folders hold no images ({', '.join(IMAGE_EXTENSIONS)})")
+        raise _no_images(split_dir)
     return classes, samples
 
 
@@ -126,6 +137,37 @@ class FolderDataset(torch.utils.data.Dataset):
         if rng.random() < 0.5:
             image = image.flip(2)
         return image.contiguous(), label
+
+
+def image_height(path: str) -> int:
+    """Height of an image file: from its header when PIL is installed (no pixels decoded)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return int(decode_image(path).shape[1])
+    try:
+        with Image.open(path) as img:
+            return int(img.height)
+    except Exception as e:  # a decoder error names the file, as decode_image's do
+        raise DesignspaceError(f"{path}: cannot decode image ({type(e).__name__}: {e})") from None
+
+
+def folder_shape(root: str, resolution: int | None = None) -> tuple[int, int, int]:
+    """(in_channels, num_classes, resolution) that `load_folder_tensors(root, resolution)` would give, without loading.
+
+    The class folders of ROOT/train (and ROOT/val|test, which must match) are counted;
+    without `resolution`, the first training image's height is read from its header.
+    """
+    train_dir = os.path.join(root, "train")
+    classes = class_names(train_dir)
+    if class_names(test_split_dir(root)) != classes:
+        raise DesignspaceError(f"{root}: the train and test splits have different class folders")
+    if resolution is None:
+        first = next((files[0] for files in (_image_files(os.path.join(train_dir, c)) for c in classes) if files), None)
+        if first is None:
+            raise _no_images(train_dir)
+        resolution = image_height(first)
+    return 3, len(classes), resolution  # images are decoded to RGB
 
 
 def load_folder_tensors(root: str, resolution: int | None = None):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import DesignspaceError
+from ..errors import CheckpointMismatchError, DesignspaceError
 from . import pycls, timm, torchvision
 from ._mapping import PARAM_NAMES, remap
 
@@ -103,7 +103,10 @@ def convert_state_dict(state_dict: dict, model, fmt: str = "auto", bgr_to_rgb: b
     except DesignspaceError as e:
         looks_like = detect_format(state_dict, source)
         if looks_like != fmt:
-            raise DesignspaceError(f"{e} (its keys look like the {looks_like} format)") from None
+            note = f"its keys look like the {looks_like} format"
+            if isinstance(e, CheckpointMismatchError):  # keep the mismatched keys for the caller
+                raise e.with_note(note) from None
+            raise DesignspaceError(f"{e} ({note})") from None
         raise
     if bgr_to_rgb:
         weight = out["stem.conv.weight"]

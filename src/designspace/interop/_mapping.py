@@ -3,9 +3,9 @@
 A `Layout` describes how one library names the parts of a network; `rename`
 turns a foreign key into ours (or None when the key has no counterpart), and
 `remap` checks every key and shape against the target model, collecting every
-problem before raising one DesignspaceError that names them. A state dict is
-never loaded partially: either each of our tensors gets a foreign tensor of the
-same shape, or nothing is loaded.
+problem before raising one CheckpointMismatchError that names them and carries
+the mismatched keys as data. A state dict is never loaded partially: either each
+of our tensors gets a foreign tensor of the same shape, or nothing is loaded.
 
     >>> layout = Layout("demo", r"s(?P<stage>\\d+)\\.b(?P<block>\\d+)\\.(?P<part>.+)", 1, {"f.a": "conv_a"}, {})
     >>> layout.rename("s1.b2.f.a.weight")
@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import DesignspaceError
+from ..errors import CheckpointMismatchError
 
 # Parameter and buffer names of convs, BNs and linears: identical in every library.
 PARAM_NAMES = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
@@ -76,29 +76,37 @@ def _fmt_shape(shape) -> str:
 def remap(state_dict: dict, target: dict, rename, source: str, model_name: str, keep=()) -> dict:
     """Foreign `state_dict` renamed to the keys of `target` (our state dict), checked.
 
-    `rename(key) -> our key | None`. Raises one DesignspaceError listing the first
-    problems (unknown keys, missing keys, shape mismatches) and how many there are.
-    Missing `num_batches_tracked` buffers are filled from `target`. Our keys
-    starting with a prefix in `keep` (asked for explicitly, e.g. a new classifier)
-    keep `target`'s values and the checkpoint's counterparts are dropped.
+    `rename(key) -> our key | None`. Raises one CheckpointMismatchError listing the first
+    problems (unexpected keys, missing keys, shape mismatches) and how many there are;
+    its `keys` are our keys that got no fitting tensor, its `unexpected` the checkpoint
+    keys with no counterpart. Missing `num_batches_tracked` buffers are filled from
+    `target`. Our keys starting with a prefix in `keep` (asked for explicitly, e.g. a
+    new classifier) keep `target`'s values and the checkpoint's counterparts are dropped.
     """
     keep = tuple(keep)
     out, where = {}, {}
-    problems = []
+    problems, mismatched, unexpected = [], [], []
+    named = set()  # keys a problem already names: no second "missing" line for them
     for key, tensor in state_dict.items():
         ours = rename(key)
         if ours is not None and keep and ours.startswith(keep):
             continue
         if ours is None or ours not in target:
             problems.append(f"unexpected key {key!r} (no counterpart in {model_name})")
+            unexpected.append(key)
+            named.add(key)
             continue
         if ours in out:
             problems.append(f"keys {where[ours]!r} and {key!r} both map to {ours!r}")
+            mismatched.append(ours)
+            named.update((where[ours], key, ours))
             continue
         want = _shape(target[ours])
         if _shape(tensor) != want:
             problems.append(f"shape of {key!r} is {_fmt_shape(_shape(tensor))}, {model_name} needs "
                             f"{_fmt_shape(want)}" + (f" for {ours!r}" if ours != key else ""))
+            mismatched.append(ours)
+            named.update((key, ours))
             continue
         out[ours] = tensor
         where[ours] = key
@@ -106,10 +114,12 @@ def remap(state_dict: dict, target: dict, rename, source: str, model_name: str, 
         if key not in out:
             if key.endswith(OPTIONAL_SUFFIX) or (keep and key.startswith(keep)):
                 out[key] = target[key].clone()
-            elif not any(f"{key!r}" in p for p in problems):
+            elif key not in named:
                 problems.append(f"missing key {key!r} (nothing in the checkpoint maps to it)")
+                mismatched.append(key)
     if problems:
         more = f"; and {len(problems) - _MAX_LISTED} more problem(s)" if len(problems) > _MAX_LISTED else ""
-        raise DesignspaceError(f"{source} does not fit {model_name}, nothing loaded: "
-                               + "; ".join(problems[:_MAX_LISTED]) + more)
+        raise CheckpointMismatchError(f"{source} does not fit {model_name}, nothing loaded: "
+                                      + "; ".join(problems[:_MAX_LISTED]) + more,
+                                      keys=dict.fromkeys(mismatched), unexpected=unexpected)
     return out

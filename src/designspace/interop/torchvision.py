@@ -5,8 +5,8 @@ and `f.a/b/c.0/1`, SE `f.se.fc1/fc2`, head `fc`. ResNet: `conv1`, `bn1`,
 `layer{i}.{j}.conv1..3/bn1..3`, `downsample.0/1`, `fc` (timm's ResNets use the
 same names).
 
-torchvision rounds the group compatibility step differently (DESIGN sec. 2
-fact 7): RegNetX-400MF, RegNetY-800MF and RegNetY-8.0GF need
+torchvision rounds the group compatibility step differently (docs/design.md,
+RegNet generation, fact 7): RegNetX-400MF, RegNetY-800MF and RegNetY-8.0GF need
 `rounding="torchvision"`; `designspace.create_model` picks it for these
 checkpoints.
 

@@ -1,7 +1,8 @@
 """Residual blocks: X (and Y = X + SE), R (residual basic), V (vanilla).
 
 Each block has a static `complexity` that mirrors its constructor argument for
-argument; every argument of those may be a numpy array (batched counting).
+argument; every argument of those may be a numpy array (batched counting). The
+counting rules are in docs/design.md, Complexity; the blocks in docs/design.md, The network.
 Module names (`conv_a`, `bn_a`, ..., `shortcut.conv`) are part of the checkpoint
 format: do not rename them.
 """
@@ -10,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
-from ..complexity import Cx, batchnorm, conv, global_pool, rint
+from ..spec import bottleneck_width
+from .counting import Cx, batchnorm, conv, global_pool, rint
 
 
 class SqueezeExcitation(nn.Module):
@@ -71,7 +73,7 @@ class XBlock(nn.Module):
     def __init__(self, w_in: int, w_out: int, stride: int, bottleneck_ratio: float,
                  group_width: int, se_ratio: float = 0.0):
         super().__init__()
-        w_b = int(round(w_out / bottleneck_ratio))
+        w_b = bottleneck_width(w_out, bottleneck_ratio)
         groups = w_b // group_width
         self.conv_a = nn.Conv2d(w_in, w_b, 1, bias=False)
         self.bn_a = nn.BatchNorm2d(w_b)
@@ -94,7 +96,7 @@ class XBlock(nn.Module):
 
     @staticmethod
     def complexity(cx: Cx, w_in, w_out, stride, bottleneck_ratio, group_width, se_ratio=0.0) -> Cx:
-        w_b = rint(w_out / bottleneck_ratio)
+        w_b = bottleneck_width(w_out, bottleneck_ratio)
         groups = w_b // group_width
         f = batchnorm(conv(cx, 1, w_in, w_b), w_b)
         f = batchnorm(conv(f, 3, w_b, w_b, stride=stride, groups=groups), w_b)

@@ -1,9 +1,9 @@
-"""Stems: the first layers, before the stages (DESIGN section 1)."""
+"""Stems: the first layers, before the stages (see docs/design.md, The network)."""
 from __future__ import annotations
 
 from torch import nn
 
-from ..complexity import Cx, batchnorm, conv, maxpool
+from .counting import Cx, batchnorm, conv, maxpool
 
 
 class SimpleStem(nn.Module):

@@ -1,4 +1,4 @@
-"""Design spaces and complexity-band sampling (DESIGN section 4).
+"""Design spaces and complexity-band sampling (see docs/design.md, Design spaces).
 
     >>> from designspace.spaces import get_space, list_spaces
     >>> space = get_space("anynetx_a")                  # 224x224, 1000 classes

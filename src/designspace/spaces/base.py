@@ -1,10 +1,11 @@
 """DesignSpace, Sample and the batched rejection sampler.
 
-A design space draws candidate networks in batches of numpy arrays, applies the
-group-compatibility step (DESIGN section 2, fact 6) to all of them at once, and
-counts their complexity with the same `complexity` methods the scalar counter
-uses (`designspace.models`), fed arrays instead of ints. Candidates outside the
-bands, breaking a constraint, or equal to an earlier sample are dropped:
+A design space (docs/design.md, Design spaces) draws candidate networks in batches
+of numpy arrays, applies the group-compatibility step (docs/design.md, RegNet
+generation, fact 6) to all of them at once, and counts their complexity with the
+walk the scalar counter uses (`designspace.models.count_network`), fed arrays
+instead of ints. Candidates outside the bands, breaking a constraint, or equal to
+an earlier sample are dropped:
 
     >>> from designspace.spaces import get_space
     >>> samples = get_space("anynetx_a").sample(10, seed=0, flops=(360e6, 400e6))
@@ -18,12 +19,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 import numpy as np
 
-from ..complexity import Cx
 from ..errors import DesignspaceError
+from ..models.anynet import count_network
+from ..models.counting import Cx
 from ..spec import NetSpec, StageSpec
 from ..units import format_count, parse_band
 
@@ -95,6 +96,17 @@ def space_factory(space_class, name: str, text: str, parent, **options):
 def _band(value, what: str):
     lo, hi = parse_band(value, what)
     return lo, hi
+
+
+def _within_caps(caps):
+    """The sampler's prune hook: keep the rows whose running totals are all within `caps` (None: no cap)."""
+    def prune(cx):
+        keep = None
+        for cap, total in zip(caps, (cx.flops, cx.params, cx.acts)):
+            if cap is not None:
+                keep = total <= cap if keep is None else keep & (total <= cap)
+        return keep
+    return prune
 
 
 def format_draws(draws: int) -> str:
@@ -176,32 +188,18 @@ class DesignSpace:
         Totals only grow stage by stage, so a candidate whose partial flops, params or acts
         already exceed the band's upper ends can never be accepted. Returns
         (flops, params, acts, alive): counts are exact where `alive`, 0 elsewhere.
-        This is AnyNet.complexity's walk (stem, stages, head), fed arrays.
+        This is AnyNet.complexity's walk (`count_network`), fed one array per stage field.
         """
-        from ..models.anynet import Head, Stage
-        from ..models.stems import STEMS
-
         n = len(batch)
-        rows = np.arange(n)
-        stem = STEMS[self.stem].complexity(Cx(self.resolution, self.resolution), self.in_channels, self.stem_width)
-        cx = Cx(stem.h, stem.w, *(np.full(n, v, dtype=np.int64) for v in (stem.flops, stem.params, stem.acts)))
-        w_in = self.stem_width
-        num_stages = batch.depths.shape[1]
-        for i in range(num_stages):
-            stage = SimpleNamespace(depth=batch.depths[rows, i], width=batch.widths[rows, i], stride=self.strides[i],
-                                    bottleneck_ratio=batch.bottleneck_ratios[rows, i],
-                                    group_width=batch.group_widths[rows, i], block=self.block, se_ratio=self.se_ratio)
-            cx = Stage.complexity(cx, w_in, stage)
-            w_in = stage.width
-            if i < num_stages - 1 and any(c is not None for c in caps):
-                ok = np.ones(len(rows), dtype=bool)
-                for cap, total in zip(caps, (cx.flops, cx.params, cx.acts)):
-                    if cap is not None:
-                        ok &= total <= cap
-                if not ok.all():
-                    rows, w_in = rows[ok], w_in[ok]
-                    cx = Cx(cx.h, cx.w, cx.flops[ok], cx.params[ok], cx.acts[ok])
-        cx = Head.complexity(cx, w_in, self.head_width, self.num_classes)
+        # One StageSpec per stage, each field a column of the batch (validation would reject arrays; none runs).
+        stages = [StageSpec(depth=batch.depths[:, i], width=batch.widths[:, i], stride=self.strides[i],
+                            bottleneck_ratio=batch.bottleneck_ratios[:, i], group_width=batch.group_widths[:, i],
+                            block=self.block, se_ratio=self.se_ratio)
+                  for i in range(batch.depths.shape[1])]
+        prune = _within_caps(caps) if any(c is not None for c in caps) else None
+        cx, rows = count_network(Cx(self.resolution, self.resolution), self.stem, self.in_channels, self.stem_width,
+                                 stages, self.head_width, self.num_classes, prune)
+        rows = slice(None) if rows is None else rows
         out = [np.zeros(n, dtype=np.int64) for _ in range(3)]
         for arr, total in zip(out, (cx.flops, cx.params, cx.acts)):
             arr[rows] = total

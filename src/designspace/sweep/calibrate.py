@@ -8,9 +8,9 @@ M models are taken from the sweep's own samples, spread over its spaces and its 
 band. Each trains S times in the sweep's regime (S training seeds) and once in a reference
 regime: by default 4x the epochs on the full training and test sets. The runs are a table of
 the sweep directory's store, trained by the same driver and runners as the sweep, so a
-calibration is crash-safe and resumes. `calibration_stats` (designspace.analysis.calibration)
-turns the finished runs into the seed noise, the spread between models, ICC, Spearman's rho and
-Kendall's tau against the reference, the smallest EDF shift the sweep can detect, and a verdict.
+calibration is crash-safe and resumes. designspace.analysis.calibration turns the finished runs
+into the seed noise, the spread between models, ICC, Spearman's rho and Kendall's tau against
+the reference, the smallest EDF shift the sweep can detect, and a verdict.
 """
 from __future__ import annotations
 
@@ -20,8 +20,6 @@ import json
 import math
 import os
 from dataclasses import dataclass
-
-import numpy as np
 
 from ..data import DataConfig
 from ..errors import DesignspaceError
@@ -233,11 +231,10 @@ class CalibrationModel:
 class Calibration:
     sweep: str
     sweep_dir: str
-    settings: dict
+    settings: dict              # {"models", "seeds", "reference": {"data", "recipe"}}
     regime: dict                # {"data": ..., "recipe": ...} of the sweep
     models: tuple               # CalibrationModel, in calibration order
-    n_per_space: tuple
-    stats: object | None        # CalibrationStats, or None while fewer than 3 models are complete
+    n_per_space: tuple          # the sweep's two smallest n per space (what its comparisons work with)
 
     @property
     def counts(self) -> dict:
@@ -247,17 +244,19 @@ class Calibration:
                 counts[str(status)] = counts.get(str(status), 0) + 1
         return counts
 
+    @property
+    def complete(self) -> tuple:
+        """The models whose every run (each seed and the reference) finished `done`."""
+        return tuple(m for m in self.models if m.complete)
+
     def to_dict(self) -> dict:
         return {"sweep": self.sweep, "dir": self.sweep_dir, "settings": self.settings, "regime": self.regime,
                 "n_per_space": list(self.n_per_space), "counts": self.counts,
-                "models": [dataclasses.asdict(m) for m in self.models],
-                "stats": None if self.stats is None else self.stats.to_dict()}
+                "models": [dataclasses.asdict(m) for m in self.models]}
 
 
 def read_calibration(sweep_dir) -> Calibration | None:
     """The calibration stored in a sweep directory (finished or not), or None if it holds none."""
-    from ..analysis.calibration import calibration_stats
-
     store = Store.open_existing(sweep_dir, readonly=True)
     try:
         settings, config = store.meta("calibration"), json.loads(store.meta("config"))
@@ -266,7 +265,6 @@ def read_calibration(sweep_dir) -> Calibration | None:
         store.close()
     if settings is None or not rows:
         return None
-    settings = json.loads(settings)
     runs: dict = {}
     for row in rows:
         runs.setdefault(int(row["model"]), []).append(row)
@@ -279,56 +277,6 @@ def read_calibration(sweep_dir) -> Calibration | None:
                                        regime=tuple(errors[:-1]), reference=errors[-1],
                                        statuses=tuple(Status(r["status"]) for r in group)))
     sizes = sorted(int(s["n"]) for s in config["spaces"])
-    n_per_space = (sizes[0], sizes[1] if len(sizes) > 1 else sizes[0])
-    complete = [m for m in models if m.complete]
-    stats = None
-    if len(complete) >= MIN_MODELS:
-        stats = calibration_stats(np.array([m.regime for m in complete]), np.array([m.reference for m in complete]),
-                                  n_per_space=n_per_space)
-    return Calibration(sweep=config["name"], sweep_dir=os.fspath(sweep_dir), settings=settings,
+    return Calibration(sweep=config["name"], sweep_dir=os.fspath(sweep_dir), settings=json.loads(settings),
                        regime={"data": config["data"], "recipe": config["recipe"]}, models=tuple(models),
-                       n_per_space=n_per_space, stats=stats)
-
-
-def describe_regime(data: dict, recipe: dict) -> str:
-    subset = data.get("train_subset")
-    images = f"first {subset:,} images per class" if subset else "the full training set"
-    return f"{recipe['epochs']} epochs on {images} of {data['name']}, batch {recipe['batch_size']}, lr {recipe['lr']:g}"
-
-
-def format_calibration(cal: Calibration) -> str:
-    """The terminal view: the runs per model, the statistics, the verdict."""
-    reference = cal.settings["reference"]
-    lines = [f"calibration of {cal.sweep!r} in {cal.sweep_dir}: {len(cal.models)} models x {cal.settings['seeds']} "
-             f"seeds in the regime, once each in the reference",
-             f"  regime:    {describe_regime(cal.regime['data'], cal.regime['recipe'])}",
-             f"  reference: {describe_regime(reference['data'], reference['recipe'])}",
-             f"  runs: {', '.join(f'{n} {s}' for s, n in sorted(cal.counts.items()))}", "",
-             f"  {'model':18s} {'flops':>7s}  {'regime error per seed':>26s} {'mean':>6s} {'reference':>9s}"]
-    for m in cal.models:
-        per_seed = " ".join(_error(e) for e in m.regime)
-        mean = _error(float(np.mean(m.regime))) if m.complete else "-"
-        lines.append(f"  {m.space + ' #' + str(m.index):18s} {m.flops / 1e6:6.2f}M  {per_seed:>26s} {mean:>6s} "
-                     f"{_error(m.reference):>9s}")
-    s = cal.stats
-    if s is None:
-        lines += ["", f"  statistics: need at least {MIN_MODELS} models with every run done; rerun the same command "
-                      "to continue"]
-        return "\n".join(lines)
-    n1, n2 = s.n_per_space
-    lines += ["",
-              f"  seed noise (pooled within-model SD):      {s.seed_noise:.2f} points of test error",
-              f"  spread between models (SD of the means):  {s.model_spread:.2f} points",
-              f"  spread / noise: {s.spread_to_noise:.2f};  ICC(1): {s.icc:.3f}",
-              f"  Spearman rho vs reference: {s.spearman}  (95% bootstrap interval over models)",
-              f"  Kendall tau vs reference:  {s.kendall}",
-              f"  smallest EDF shift detectable at 5% with {n1} and {n2} models per space: {s.detectable_shift:.2f} "
-              f"points (KS critical D {s.ks_critical:.3f})",
-              f"  verdict: {s.verdict}"]
-    if s.models < len(cal.models):
-        lines.append(f"  ({len(cal.models) - s.models} model(s) left out: a run not done yet, or diverged / oom / failed)")
-    return "\n".join(lines)
-
-
-def _error(value: float) -> str:
-    return "-" if not math.isfinite(value) else f"{value:.2f}"
+                       n_per_space=(sizes[0], sizes[1] if len(sizes) > 1 else sizes[0]))

@@ -1,0 +1,102 @@
+"""The demo's training regime against the previous one: rank agreement per CPU-minute, and models per hour.
+
+    python benchmarks/bench_regime.py                       # 8 models x 2 seeds per regime, one shared reference
+    python benchmarks/bench_regime.py --models 12 --seeds 3 --reference-epochs 8
+
+Both regimes train the same models (taken from the demo's sweep: its spaces and complexity
+band, spread as `designspace calibrate` spreads them), each `--seeds` times; one reference run
+per model (the new regime's recipe, `--reference-epochs` epochs on the full training and test
+sets) is the ranking both are judged against. Printed per regime: the error of each model, the seed noise, Spearman's rho against
+the reference, CPU-seconds per model, models per hour on this machine (2 at a time, one thread
+each), and rho per CPU-minute; then the new/previous ratios. Runs for tens of minutes on 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from multiprocessing import get_context
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+
+# The demo's regime before the calibration (the previous PRESETS["fashion-mnist"]): ImageNet's recipe on small
+# images (no zero-init, crop + flip), lr 0.1 at batch 128 scaled to batch 64, a 3,000-image test subset.
+PREVIOUS = {"data": {"name": "fashion-mnist", "train_subset": 1000, "test_subset": 300},
+            "recipe": {"epochs": 2, "batch_size": 64, "lr": 0.1, "weight_decay": 5e-4, "channels_last": "on"}}
+
+
+def _train(job):
+    """One run in a worker process: (regime, model, seed) -> (regime, model, seed, error, status, cpu seconds)."""
+    import torch
+
+    from designspace.data import DataConfig
+    from designspace.spec import NetSpec
+    from designspace.train import Recipe, train
+
+    regime, model, seed, spec, data, recipe = job
+    torch.set_num_threads(1)
+    started = time.process_time()
+    result = train(NetSpec.from_dict(spec), DataConfig.from_dict(data), Recipe.from_dict(recipe), device="cpu",
+                   threads=1, seed=seed, progress=False)
+    return regime, model, seed, result.best_error, str(result.status), time.process_time() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=8)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--reference-epochs", type=int, default=None, help="default: 4x the new regime's epochs")
+    parser.add_argument("--processes", type=int, default=2)
+    args = parser.parse_args()
+
+    from designspace.analysis.calibration import seed_noise, spearman
+    from designspace.demo import demo_config
+    from designspace.sweep.calibrate import choose_models, reference_regime
+    from designspace.sweep.driver import sample_rows
+
+    config = demo_config("fashion-mnist")
+    rows = choose_models(sample_rows(config), args.models)
+    specs = [json.loads(r["spec"]) for r in rows]
+    ref_data, ref_recipe = reference_regime(config, {"epochs": args.reference_epochs} if args.reference_epochs else None)
+    regimes = {"previous": PREVIOUS,
+               "new": {"data": config.data.to_dict(), "recipe": config.recipe.to_dict()}}
+    jobs = [("reference", m, 0, specs[m], ref_data.to_dict(), ref_recipe.to_dict()) for m in range(len(specs))]
+    jobs += [(name, m, seed, specs[m], r["data"], r["recipe"]) for seed in range(args.seeds)
+             for name, r in regimes.items() for m in range(len(specs))]
+    print(f"{len(specs)} models from {', '.join(s.name for s in config.spaces)} ({config.spaces[0].flops} flops); "
+          f"{len(jobs)} runs on {args.processes} processes; reference: {ref_recipe.epochs} epochs, full set")
+    errors = {name: np.full((len(specs), args.seeds), np.nan) for name in regimes}
+    reference = np.full(len(specs), np.nan)
+    cpu = {name: 0.0 for name in (*regimes, "reference")}
+    with get_context("spawn").Pool(args.processes) as pool:
+        for regime, model, seed, error, status, seconds in pool.imap_unordered(_train, jobs):
+            cpu[regime] += seconds
+            if regime == "reference":
+                reference[model] = error
+            else:
+                errors[regime][model, seed] = error
+            print(f"  {regime:9s} model {model:2d} seed {seed}: {status:8s} {error:6.2f}%  {seconds:6.1f} CPU-s",
+                  flush=True)
+    table = {}
+    for name, e in errors.items():
+        complete = np.isfinite(e).all(axis=1) & np.isfinite(reference)
+        rho = float(spearman(e[complete].mean(axis=1), reference[complete]))
+        per_model = cpu[name] / (len(specs) * args.seeds)
+        table[name] = {"rho": rho, "noise": seed_noise(e[complete]), "cpu_s": per_model,
+                       "per_hour": 3600 * args.processes / per_model, "rho_per_cpu_min": rho / (per_model / 60),
+                       "near_chance": int((e >= 80).sum()), "mean": float(np.nanmean(e))}
+        print(f"{name:9s} rho {rho:6.3f}  seed noise {table[name]['noise']:5.2f}  mean error "
+              f"{table[name]['mean']:6.2f}%  runs >= 80% error: {table[name]['near_chance']}  "
+              f"{per_model:6.1f} CPU-s/model  {table[name]['per_hour']:6.0f} models/hour  "
+              f"rho per CPU-minute {table[name]['rho_per_cpu_min']:.3f}")
+    new, old = table["new"], table["previous"]
+    print(f"new / previous: rank agreement per CPU-minute {new['rho_per_cpu_min'] / old['rho_per_cpu_min']:.2f}x "
+          f"(rho {new['rho']:.3f} vs {old['rho']:.3f}); models per hour {new['per_hour'] / old['per_hour']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""Calibration: its statistics against hand-computed values, and `designspace calibrate` end to end."""
+import json
+import math
+import signal
+
+import numpy as np
+import pytest
+from sweep_helpers import (FASHION, needs_fashion_mnist, start_driver, starts, stopped_at_exit, sweep_yaml, wait_for,
+                           write_sweep)
+
+from designspace.analysis import calibration as cal
+from designspace.cli import main
+from designspace.results import Status
+from designspace.sweep import load_sweep_file
+from designspace.sweep.calibrate import read_calibration, reference_regime
+from designspace.sweep.store import Store
+
+# 3 models x 2 seeds. Means 11, 20.5, 31.5; squared deviations from them 2 + 0.5 + 4.5 = 7 over M(S-1) = 3.
+REGIME = np.array([[10.0, 12.0], [20.0, 21.0], [30.0, 33.0]])
+REFERENCE = np.array([5.0, 9.0, 7.0])  # ranks 1, 3, 2 against the means' 1, 2, 3
+SMALL_IMAGES = "zero_init_last_bn: true, augment: false, lr: 0.1"
+
+
+def test_statistics_equal_hand_computed_values():
+    assert cal.seed_noise(REGIME) == pytest.approx(math.sqrt(7 / 3))
+    # MSB = S var(means) = 2 * 105.25, MSW = 7/3: ICC = (210.5 - 7/3) / (210.5 + 7/3)
+    assert cal.icc1(REGIME) == pytest.approx((210.5 - 7 / 3) / (210.5 + 7 / 3))
+    means = REGIME.mean(axis=1)
+    assert float(cal.spearman(means, REFERENCE)) == pytest.approx(0.5)          # 1 - 6 * 2 / (3 * 8)
+    assert float(cal.kendall(means, REFERENCE)) == pytest.approx(1 / 3)         # 2 concordant, 1 discordant
+    assert cal.ks_critical(20, 20) == pytest.approx(1.358102 * math.sqrt(40 / 400), rel=1e-6)
+    # One run of a random model: sd = sqrt(105.25 - (7/3)/2 + 7/3); shift = 2 sd Phi^-1((1 + 0.42947) / 2).
+    stats = cal.calibration_stats(REGIME, REFERENCE, n_per_space=(20, 20))
+    assert stats.detectable_shift == pytest.approx(11.7037, abs=1e-3)
+    assert stats.model_spread == pytest.approx(math.sqrt(105.25))
+    assert stats.spread_to_noise == pytest.approx(math.sqrt(105.25) / math.sqrt(7 / 3))
+    assert (stats.models, stats.seeds) == (3, 2)
+    assert stats.verdict.startswith("not a valid proxy") and "rho 0.50 < 0.8" in stats.verdict
+
+
+def test_rank_statistics_match_scipy_with_ties_and_in_batches():
+    from scipy import stats as sps
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 6, size=(50, 9)).astype(float)  # many ties
+    b = a + rng.integers(-2, 3, size=a.shape)
+    rho, tau = cal.spearman(a, b), cal.kendall(a, b)
+    for i in range(len(a)):
+        assert rho[i] == pytest.approx(sps.spearmanr(a[i], b[i])[0], nan_ok=True)
+        assert tau[i] == pytest.approx(sps.kendalltau(a[i], b[i])[0], nan_ok=True)
+
+
+def test_a_regime_that_tracks_the_reference_is_valid_and_intervals_bracket_the_value():
+    truth = np.linspace(10, 20, 12)
+    rng = np.random.default_rng(0)
+    regime = truth[:, None] + 8 + rng.normal(0, 0.3, size=(12, 3))
+    stats = cal.calibration_stats(regime, truth + rng.normal(0, 0.2, 12), n_per_space=(30, 30))
+    assert stats.spearman.value > 0.9 and stats.icc > 0.95
+    assert stats.spearman.low <= stats.spearman.value <= stats.spearman.high
+    assert stats.kendall.low <= stats.kendall.value <= stats.kendall.high
+    assert stats.verdict.startswith("valid proxy")
+    assert stats.seed_noise == pytest.approx(0.3, abs=0.1)
+    # More models per space can see smaller shifts.
+    assert cal.detectable_shift(1.0, 100, 100) < cal.detectable_shift(1.0, 20, 20)
+    assert cal.noise_floor(0.5, 20, 20) == pytest.approx(1.959964 * math.sqrt(math.pi / 2) * 0.5 * math.sqrt(0.1))
+
+
+def test_too_few_models_or_seeds_are_refused():
+    with pytest.raises(ValueError, match="at least 3 models x 2 seeds"):
+        cal.calibration_stats(REGIME[:, :1], REFERENCE)
+    with pytest.raises(ValueError, match="at least 3 models"):
+        cal.calibration_stats(REGIME[:2], REFERENCE[:2])
+
+
+def tiny_sweep(tmp_path, **kw):
+    return write_sweep(tmp_path, sweep_yaml(n=(3, 3), train_subset=8, test_subset=4, **kw))
+
+
+def test_calibrate_end_to_end_resumes_and_reports(tmp_path, capsys):
+    sweep_file = tiny_sweep(tmp_path)
+    out = tmp_path / "out"
+    argv = ["calibrate", str(sweep_file), "--out", str(out), "--models", "4", "--seeds", "2", "--no-progress"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "seed noise (pooled within-model SD)" in text and "verdict:" in text and "Spearman rho" in text
+    calibration = read_calibration(out)
+    assert len(calibration.models) == 4 and calibration.counts == {"done": 12}
+    assert {m.space for m in calibration.models} == {"anynetx_a", "regnetx"}
+    assert all(len(m.regime) == 2 and m.complete for m in calibration.models)
+    assert calibration.settings["reference"]["recipe"]["epochs"] == 4  # 4x the regime's single epoch
+    stats = cal.stats_of(calibration)
+    errors = np.array([m.regime for m in calibration.models])
+    assert stats.seed_noise == pytest.approx(cal.seed_noise(errors))
+    assert stats.n_per_space == (3, 3)
+    # The sweep's own models are untouched (pending) and the sweep runs afterwards in the same directory.
+    store = Store.open_existing(out, readonly=True)
+    assert {r["status"] for r in store.rows("models")} == {Status.PENDING}
+    store.close()
+    # Running it again trains nothing, and the JSON view carries the same statistics.
+    assert main(argv + ["--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["stats"]["seed_noise"] == pytest.approx(stats.seed_noise)
+    run_dirs = list((out / "calibration").glob("*/*"))
+    assert len(run_dirs) == 12 and all(len(starts(d)) == 1 for d in run_dirs)
+    assert main(["sweep", "run", str(sweep_file), "--out", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    report = tmp_path / "r.html"
+    assert main(["report", str(out), "--out", str(report), "--bins", "1"]) == 0
+    html = report.read_text()
+    section = html[html.index('id="calibration"'):html.index('id="edf"')]
+    assert "seed noise" in section and "<img" in section
+    findings = html[html.index('id="findings"'):html.index('id="calibration"')]
+    assert "than what seed noise alone produces" in findings
+
+
+def test_bad_calibrations_exit_2_and_change_nothing(tmp_path, capsys):
+    sweep_file = tiny_sweep(tmp_path)
+    out = tmp_path / "out"
+    base = ["calibrate", str(sweep_file), "--out", str(out), "--no-progress"]
+    for extra, needle in ((["--models", "2"], "at least 3"), (["--seeds", "1"], "at least 2"),
+                          (["--reference", "epochs=1"], "not longer"),
+                          (["--reference", "epochs=1", "train_subset=8"], "not longer"),
+                          (["--reference", "colour=red"], "not a data or recipe field"),
+                          (["--reference", "epochs"], "KEY=VALUE"),
+                          (["--reference", "epochs=many"], "not a int")):
+        assert main(base + extra) == 2, extra
+        err = capsys.readouterr().err
+        assert needle in err and err.count("\n") == 1, (extra, err)
+    assert not out.exists()
+    # A directory holding another sweep is refused, and left as it was.
+    other = write_sweep(tmp_path, sweep_yaml(name="other", n=(1, 1), train_subset=8, test_subset=4), name="o.yaml")
+    assert main(["sweep", "run", str(other), "--out", str(out), "--no-progress"]) == 0
+    before = (out / "results.db").read_bytes()
+    capsys.readouterr()
+    assert main(base) == 2
+    assert "holds a different sweep" in capsys.readouterr().err
+    assert (out / "results.db").read_bytes() == before
+
+
+def test_reference_defaults_and_overrides(tmp_path):
+    config = load_sweep_file(tiny_sweep(tmp_path))
+    data, recipe = reference_regime(config)
+    assert recipe.epochs == 4 * config.recipe.epochs and data.train_subset is None and data.test_subset is None
+    data, recipe = reference_regime(config, {"epochs": "3", "synthetic_train": "500", "lr": "0.05"})
+    assert (recipe.epochs, data.synthetic_train, recipe.lr) == (3, 500, 0.05)
+
+
+@pytest.mark.slow
+def test_a_calibration_killed_midway_resumes_without_repeating_runs(tmp_path):
+    sweep_file = write_sweep(tmp_path, sweep_yaml(n=(3, 3), epochs=2, train_subset=30, test_subset=4))
+    out = tmp_path / "out"
+    cmd = ("calibrate", str(sweep_file), "--out", str(out), "--models", "4", "--seeds", "2", "--no-progress")
+    with stopped_at_exit(start_driver(sweep_file, out, prefix=(), command=cmd)) as driver:
+        def some_done():
+            try:
+                calibration = read_calibration(out)
+            except Exception:  # noqa: BLE001 - the store may not exist yet
+                return None
+            return calibration if calibration and calibration.counts.get("done", 0) >= 3 else None
+
+        wait_for(some_done, 300, "three finished calibration runs", proc=driver)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+    done_before = {(m.space, m.index): m.regime for m in read_calibration(out).models}
+    assert main(list(cmd)) == 0
+    after = read_calibration(out)
+    assert after.counts == {"done": 12} and cal.stats_of(after) is not None
+    for m in after.models:  # a run finished before the kill keeps its error
+        for before, now in zip(done_before[(m.space, m.index)], m.regime):
+            assert math.isnan(before) or before == now
+    for run_dir in (out / "calibration").glob("*/*"):
+        entries = starts(run_dir)
+        assert 1 <= len(entries) <= 2  # a run cut by the kill restarts once, from its checkpoint
+        if len(entries) == 2:
+            assert entries[1]["checkpoint"] or not entries[0]["checkpoint"]
+
+
+@needs_fashion_mnist
+def test_a_tiny_calibration_on_real_fashion_mnist(tmp_path, capsys):
+    sweep_file = write_sweep(tmp_path, sweep_yaml(n=(3, 3), epochs=2, train_subset=40, test_subset=20,
+                                                  data="fashion-mnist", recipe=SMALL_IMAGES))
+    out = tmp_path / "out"
+    assert main(["calibrate", str(sweep_file), "--out", str(out), "--models", "3", "--seeds", "2", "--no-progress",
+                 "--reference", "epochs=3", "train_subset=80"]) == 0
+    assert "verdict:" in capsys.readouterr().out
+    calibration = read_calibration(out)
+    assert calibration.counts == {"done": 9} and calibration.regime["data"]["root"] == FASHION
+    assert calibration.settings["reference"]["data"]["train_subset"] == 80
+    for m in calibration.models:  # real images: better than chance (90%) after a few steps
+        assert all(e < 90 for e in m.regime) and m.reference < 90
