@@ -124,3 +124,64 @@ def test_weighted_ks_statistic_by_hand():
     # F_a jumps 0.9 at 1 and 0.1 at 2; F_b jumps 1 at 1.5: the largest gap is 0.9 just after 1.
     assert stats.ks_statistic([1.0, 2.0], [1.5], weights_a=[0.9, 0.1]) == pytest.approx(0.9)
     assert stats.ks_statistic([1.0, 2.0], [1.5]) == pytest.approx(0.5)
+
+
+# ---------------------------------------------------------------- faster code paths against the original ones
+
+def _reference_bootstrap_best(x, errors, fraction=0.25, repeats=10_000, level=0.95, seed=0):
+    """The bootstrap as first written: one call per parameter, its own draws."""
+    m = max(1, int(np.ceil(fraction * errors.size)))
+    draws = np.random.default_rng(seed).integers(0, errors.size, size=(repeats, m))
+    best = draws[np.arange(repeats), np.argmin(errors[draws], axis=1)]
+    alpha = (1.0 - level) / 2.0
+    low, med, high = np.quantile(x[best], [alpha, 0.5, 1.0 - alpha])
+    return {"median": float(med), "low": float(low), "high": float(high),
+            "best_error_median": float(np.median(errors[best])), "repeats": repeats, "sample_size": m}
+
+
+def _reference_edf_band(errors, at, weights=None, repeats=1000, level=0.95, seed=0):
+    """edf_band as first written: counts by np.add.at, one quantile call per bound."""
+    e = np.asarray(errors, dtype=np.float64)
+    w = np.full(e.size, 1.0 / e.size) if weights is None else np.asarray(weights, float) / np.sum(weights)
+    draws = np.random.default_rng(seed).integers(0, e.size, size=(repeats, e.size))
+    counts = np.zeros((repeats, e.size))
+    np.add.at(counts, (np.repeat(np.arange(repeats), e.size), draws.reshape(-1)), 1.0)
+    mass = counts * w[None, :]
+    below = (e[:, None] < np.asarray(at, dtype=np.float64)[None, :]).astype(np.float64)
+    curves = (mass @ below) / mass.sum(axis=1, keepdims=True)
+    alpha = (1.0 - level) / 2.0
+    return np.quantile(curves, alpha, axis=0), np.quantile(curves, 1.0 - alpha, axis=0)
+
+
+def test_bootstrap_columns_equal_one_bootstrap_per_column():
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        n = int(rng.integers(1, 300))
+        errors = np.round(rng.normal(20, 3, n), int(rng.integers(0, 3)))  # rounded: tied errors
+        x = rng.uniform(0, 10, n)
+        x[rng.random(n) < 0.3] = np.nan  # e.g. w4 of 3-stage models
+        columns = {"x": x, "twice": 2 * x, "floor": np.floor(x), "all": np.arange(n, dtype=float),
+                   "none": np.full(n, np.nan)}
+        repeats, fraction = int(rng.integers(1, 3000)), float(rng.uniform(0.01, 1.0))
+        got = stats.bootstrap_best_columns(columns, errors, fraction=fraction, repeats=repeats, seed=trial)
+        assert list(got) == [k for k, v in columns.items() if np.isfinite(v).any()]  # "none" is left out
+        for name, result in got.items():
+            ok = np.isfinite(columns[name])
+            expected = _reference_bootstrap_best(columns[name][ok], errors[ok], fraction, repeats, seed=trial)
+            assert result.to_dict() == expected, (trial, name)
+            assert stats.bootstrap_best(columns[name][ok], errors[ok], fraction, repeats, seed=trial) == result
+    with pytest.raises(DesignspaceError):
+        stats.bootstrap_best_columns({"x": [1.0, 2.0]}, [1.0])
+
+
+def test_edf_band_equals_the_original_computation():
+    rng = np.random.default_rng(8)
+    for trial in range(40):
+        n = int(rng.integers(1, 200))
+        errors = np.round(rng.normal(20, 3, n), 1)
+        weights = rng.random(n) + 0.01 if trial % 2 else None
+        at = np.linspace(errors.min() - 1, errors.max() + 1, int(rng.integers(1, 80)))
+        repeats = int(rng.integers(1, 400))
+        got = stats.edf_band(errors, at, weights, repeats=repeats, seed=trial)
+        expected = _reference_edf_band(errors, at, weights, repeats=repeats, seed=trial)
+        assert all(np.array_equal(g, e) for g, e in zip(got, expected)), trial

@@ -125,3 +125,15 @@ def test_summarize_bins_and_statistics():
     assert chosen["pairs"][1]["ks_plain"] == chosen["spaces"][2]["ks_plain"]
     with pytest.raises(DesignspaceError, match="unknown space 'd'"):
         summarize([a, b], pairs=[("a", "d")])
+
+
+def test_model_metrics_fits_every_model_as_one_fit_would():
+    from designspace.analysis import fit_quantized_linear
+
+    df = pd.concat([synthetic_results("anynetx", n=25, seed=4), synthetic_results("regnetx", n=10, seed=5)])
+    df.attrs["source"] = "t"
+    m = model_metrics(df)
+    for _, row in m.iterrows():
+        fit = fit_quantized_linear(row["block_widths"])
+        assert (row["e_fit"], row["fit_w0"], row["fit_wa"], row["fit_wm"]) == (fit.e_fit, fit.w0, fit.wa, fit.wm)
+        assert row["fit_block_widths"] == fit.block_widths

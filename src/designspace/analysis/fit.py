@@ -7,9 +7,10 @@ half to even) minimize
 
     e_fit = mean_j |log(w_j / u'_j)|
 
-    >>> from designspace.analysis.fit import fit_quantized_linear
+    >>> from designspace.analysis.fit import fit_many, fit_quantized_linear
     >>> fit = fit_quantized_linear([24, 56, 56, 152, 152, 152, 368, 368])
     >>> fit.w0, round(fit.e_fit, 3)
+    >>> fits = fit_many(widths_of_every_model)      # the same fits, the searches batched
 
 The search is a vectorized grid over (w0, wa, wm) followed by a finer grid
 around the best cells. Among candidates with the same e_fit the one whose
@@ -65,9 +66,9 @@ def _grid_costs(log_w, w0, wa, wm, j, dtype=np.float64):
     """e_fit and continuous misfit for a batch of grids.
 
     w0: (S,); wa: (S, P); wm: (S, Q): grid s pairs w0[s] with every wa[s, p] and wm[s, q].
-    log_w: (d,), or (S, d) when the grids belong to different models. Returns two arrays of shape
-    (S, P, Q). The coarse search runs in float32 for speed; every candidate it keeps is re-scored
-    in float64.
+    log_w: (d,), or (S, d) when the grids belong to different models. Returns e_fit, shape (S, P, Q),
+    and the misfit, shape (S, P, 1) (it does not depend on wm). The coarse search runs in float32
+    for speed; every candidate it keeps is re-scored in float64.
 
     The values are those of the direct computation (per cell: k_j, u'_j, mean_j |log w_j - log u'_j|)
     bit for bit, computed cheaper: log u'_j depends on (s, q, k_j) only, so it comes from a small
@@ -82,7 +83,7 @@ def _grid_costs(log_w, w0, wa, wm, j, dtype=np.float64):
     log_wm = np.ascontiguousarray(np.log(wm).T)  # (Q, S), > 0
     table, starts = _log_quantized_table(w0, log_wm, growth.max(axis=(0, 1)))
     shape = (wa.shape[1], wm.shape[1], w0.size)
-    k, index = np.empty(shape, dtype), np.empty(shape, np.intp)
+    k, index = np.empty(shape, dtype), np.empty(shape, np.int32)  # int32: the cheapest conversion from float
     first_is_w0 = not growth[0].any()  # u_0 = w0, so k_0 = 0 in every cell
 
     def term(i, out):  # |log w_i - log u'_i| of every cell, written to out
@@ -105,7 +106,7 @@ def _grid_costs(log_w, w0, wa, wm, j, dtype=np.float64):
         return out
 
     misfit = _pairwise_sum(misfit_term, 0, j.size, misfit.shape[1:], dtype) / j.size
-    return e_fit, np.broadcast_to(misfit.T[:, :, None], e_fit.shape)  # misfit: the tie-breaker
+    return e_fit, misfit.T[:, :, None]  # misfit: the tie-breaker
 
 
 def _log_quantized_table(w0, log_wm, top_growth):
@@ -123,7 +124,7 @@ def _log_quantized_table(w0, log_wm, top_growth):
     column = np.repeat(np.arange(sizes.size), sizes)  # column q * S + s of every entry
     levels = (np.arange(column.size) - starts[column]).astype(log_wm.dtype)
     predicted = np.maximum(_round_q(w0[column % n_seeds] * np.exp(levels * log_wm.reshape(-1)[column])), QUANTUM)
-    return np.log(predicted), starts.reshape(log_wm.shape)
+    return np.log(predicted), starts.reshape(log_wm.shape).astype(np.int32)
 
 
 def _pairwise_sum(term, lo: int, hi: int, shape, dtype):
@@ -167,7 +168,7 @@ def _best_cells(score, top: int):
     flat_score = score.reshape(-1)
     flat = np.argpartition(flat_score, top - 1)[:top] if flat_score.size > top else np.arange(flat_score.size)
     flat = flat[np.argsort(flat_score[flat], kind="stable")]
-    return [np.unravel_index(i, score.shape) for i in flat]
+    return list(zip(*np.unravel_index(flat, score.shape)))
 
 
 def _w0_candidates(first: float, widths: np.ndarray) -> np.ndarray:
@@ -256,12 +257,14 @@ def fit_many(widths_list, wm_range=WM_RANGE) -> list[LinearFit]:
 
         >>> fits = fit_many([[24, 56, 56, 152], [32, 32, 96, 64, 64]])
 
-    The grid searches of models with the same number of blocks run in batches (numpy's per-call
-    cost, not the arithmetic, dominates one model's search)."""
+    The grid searches of models with the same number of blocks run in batches: each numpy call
+    covers many models, where one model's search makes thousands of small calls."""
     ws = [_check_widths(w) for w in widths_list]
     fits = [_exact_fit(w, wm_range) for w in ws]
+    pending = [i for i, fit in enumerate(fits) if fit is None]
     wm_base = np.geomspace(*wm_range, 32)
-    grids = {i: _coarse_grid(ws[i], wm_range, wm_base) for i, fit in enumerate(fits) if fit is None}
+    grids = {i: (_w0_candidates(ws[i][0], ws[i]), wa_grid, np.union1d(wm_base, _wm_seeds(ws[i], *wm_range)))
+             for i, wa_grid in zip(pending, _wa_grids([ws[i] for i in pending]))}
     # Models of one depth with wm grids of similar length batch together with little padding.
     order = sorted(grids, key=lambda i: (ws[i].size, grids[i][2].size))
     seeds = {}
@@ -296,17 +299,13 @@ def _exact_fit(w: np.ndarray, wm_range):
     return None
 
 
-def _coarse_grid(w: np.ndarray, wm_range, wm_base):
-    """One model's coarse (w0, wa, wm) candidates."""
-    d = w.size
-    wm_lo, wm_hi = wm_range
-    if d == 1 or np.all(w == w[0]):
-        wa_max = 8.0
-    else:
-        wa_max = max(8.0, 2.0 * float(w.max()) / (d - 1))
-    wa_grid = np.concatenate([[0.0], np.geomspace(0.25, wa_max, 39)])
-    wm_grid = np.union1d(wm_base, _wm_seeds(w, wm_lo, wm_hi))
-    return _w0_candidates(w[0], w), wa_grid, wm_grid
+def _wa_grids(ws) -> np.ndarray:
+    """Each model's coarse wa candidates, one row per model: 0, then 39 geometric steps from 0.25 to
+    wa_max (about twice the widest width spread over the blocks)."""
+    wa_max = [8.0 if w.size == 1 or np.all(w == w[0]) else max(8.0, 2.0 * float(w.max()) / (w.size - 1)) for w in ws]
+    if not wa_max:
+        return np.empty((0, 40))
+    return np.column_stack([np.zeros(len(wa_max)), np.geomspace(0.25, np.array(wa_max), 39, axis=1)])
 
 
 def _coarse_seeds(ws, grids):
@@ -343,8 +342,9 @@ def _refine_seeds(ws, seeds):
     the (w0, wa, wm) of its best seed (the first of equals)."""
     counts = [w0.size for w0, _, _ in seeds]
     seed_w0 = np.concatenate([w0 for w0, _, _ in seeds])
-    best, wa, wm = _refine(np.repeat(np.log(np.stack(ws)), counts, axis=0), np.arange(ws[0].size, dtype=np.float64),
-                           seed_w0, np.concatenate([wa for _, wa, _ in seeds]), np.concatenate([wm for _, _, wm in seeds]))
+    log_w = np.repeat(np.log(np.stack(ws)), counts, axis=0)
+    best, wa, wm = _refine(log_w, np.arange(ws[0].size, dtype=np.float64), seed_w0,
+                           np.concatenate([wa for _, wa, _ in seeds]), np.concatenate([wm for _, _, wm in seeds]))
     out = []
     for end, n in zip(np.cumsum(counts), counts):
         s = end - n + int(np.argmin(best[end - n:end]))
@@ -361,7 +361,7 @@ def _finish(w: np.ndarray, w0: int, wa: float, wm: float, wm_range) -> LinearFit
     if fit.e_fit > 0:
         # The widths may still be exact with skipped exponents: take them from the grid's best fit.
         ks = qw.exponents
-        levels, first = np.unique(w, return_index=True)
+        _, first = np.unique(w, return_index=True)
         exponents = [ks[i] for i in first]
         distinct = all(a < b for a, b in zip(exponents, exponents[1:])) and exponents[0] == 0
         exact = _exact_solution(w, *wm_range, exponents=exponents) if distinct else None

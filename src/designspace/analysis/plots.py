@@ -9,7 +9,6 @@ URI, so the HTML needs no file beside it and no network.
 from __future__ import annotations
 
 import base64
-import functools
 import io
 
 import numpy as np
@@ -28,7 +27,7 @@ def _subplots(*args, figsize, **kw):
     """A Figure with its axes, made without pyplot: no global state, no GUI backend (Agg renders it)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=figsize, dpi=DPI)
+    fig = Figure(figsize=figsize)
     return fig, fig.subplots(*args, **kw)
 
 
@@ -52,7 +51,8 @@ def to_data_uri(fig) -> str:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
-    canvas = FigureCanvasAgg(fig)
+    # A figure drawn before keeps its canvas: its renderer, and the text metrics cached with it.
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     fig.set_dpi(DPI)
     canvas.draw()
     buf = io.BytesIO()
@@ -73,46 +73,9 @@ def _light_log(ax, which: str = "x") -> None:
 
     axis = ax.xaxis if which == "x" else ax.yaxis
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
-    axis.set_major_locator(_in_view(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6)))
+    axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6))
     axis.set_minor_locator(ticker.NullLocator())
     axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: format_count(v) if v >= 1000 else f"{v:g}"))
-
-
-def _in_view(base):
-    """`base`, a log locator, less its ticks outside the view: matplotlib makes a tick object (the
-    costliest part of drawing a small axes) for every location it is given but draws only those
-    inside the view, and a log locator adds decades on both sides. The drawn ticks are the same."""
-    return _in_view_class()(base)
-
-
-@functools.cache
-def _in_view_class():
-    from matplotlib import ticker
-
-    class InView(ticker.Locator):
-        def __init__(self, base):
-            self.base = base
-
-        def set_axis(self, axis):
-            super().set_axis(axis)
-            self.base.set_axis(axis)
-
-        def __call__(self):
-            locs = np.asarray(self.base())
-            lo, hi = sorted(self.axis.get_view_interval())
-            # A margin far wider than matplotlib's tolerance for a tick at the very end of the view.
-            return locs[(locs >= lo / 1.001) & (locs <= hi * 1.001)]
-
-        def tick_values(self, vmin, vmax):
-            return self.base.tick_values(vmin, vmax)
-
-        def nonsingular(self, v0, v1):
-            return self.base.nonsingular(v0, v1)
-
-        def view_limits(self, vmin, vmax):
-            return self.base.view_limits(vmin, vmax)
-
-    return InView
 
 
 def _label(p: str) -> str:
@@ -123,23 +86,35 @@ def _label(p: str) -> str:
 
 def edf_figure(summary: dict, normalized: bool, band_repeats: int = 500) -> str:
     """EDF overlay of all spaces, with a bootstrap 95% band per curve."""
-    fig, ax = _subplots(figsize=(6.4, 4.0))
+    return edf_figures(summary, (normalized,), band_repeats)[0]
+
+
+def edf_figures(summary: dict, kinds=(False, True), band_repeats: int = 500) -> list[str]:
+    """`edf_figure` of each kind (normalized or not), in order, redrawing one figure: the same
+    images, without building the axes and their ticks again."""
+    uris, ax = [], None
     all_errors = np.concatenate([s["metrics"]["error"].to_numpy() for s in summary["spaces"]])
     grid = np.linspace(all_errors.min(), all_errors.max(), 200)
-    for i, s in enumerate(summary["spaces"]):
-        errors = s["metrics"]["error"].to_numpy()
-        weights = s["weights"] if normalized else None
-        x, y = stats.edf_steps(errors, weights)
-        lo, hi = stats.edf_band(errors, grid, weights, repeats=band_repeats, seed=summary["seed"])
-        ax.fill_between(grid, lo, hi, color=color(i), alpha=0.15, linewidth=0, step="post")
-        ax.step(np.concatenate([[x[0]], x]), np.concatenate([[0.0], y]), where="post", color=color(i),
-                label=f"{_text(s['label'])} (n={s['finished']})")
-    kind = f"{summary['normalize']}-normalized EDF, {summary['bins']} bins" if normalized else "error EDF"
-    ax.set(xlabel=f"{summary['metric']} error (%)", ylabel="cumulative probability", ylim=(0, 1.02))
-    _title(ax, kind)
-    ax.grid(alpha=0.3)
-    _legend(ax, loc="lower right", fontsize=8)
-    return to_data_uri(fig)
+    for normalized in kinds:
+        if ax is None:
+            fig, ax = _subplots(figsize=(6.4, 4.0))
+        else:
+            _clear([ax])
+        for i, s in enumerate(summary["spaces"]):
+            errors = s["metrics"]["error"].to_numpy()
+            weights = s["weights"] if normalized else None
+            x, y = stats.edf_steps(errors, weights)
+            lo, hi = stats.edf_band(errors, grid, weights, repeats=band_repeats, seed=summary["seed"])
+            ax.fill_between(grid, lo, hi, color=color(i), alpha=0.15, linewidth=0, step="post")
+            ax.step(np.concatenate([[x[0]], x]), np.concatenate([[0.0], y]), where="post", color=color(i),
+                    label=f"{_text(s['label'])} (n={s['finished']})")
+        kind = f"{summary['normalize']}-normalized EDF, {summary['bins']} bins" if normalized else "error EDF"
+        ax.set(xlabel=f"{summary['metric']} error (%)", ylabel="cumulative probability", ylim=(0, 1.02))
+        _title(ax, kind)
+        ax.grid(alpha=0.3)
+        _legend(ax, loc="lower right", fontsize=8)
+        uris.append(to_data_uri(fig))
+    return uris
 
 
 def metric_grid(summary: dict, entry: dict, index: int) -> str:
@@ -150,21 +125,23 @@ def metric_grid(summary: dict, entry: dict, index: int) -> str:
 
 
 def metric_grids(summary: dict) -> list:
-    """`metric_grid` of every space, in order (None for a space without parameters). A space with as
-    many panels as the one before redraws that figure with its own data: the same image, without
-    building the axes and their ticks again (most of the cost of a grid)."""
-    uris, fig, panels = [], None, 0
-    for index, entry in enumerate(summary["spaces"]):
-        if not entry["parameters"]:
-            uris.append(None)
+    """`metric_grid` of every space, in order (None for a space without parameters). The grids are
+    drawn on one figure, from the most panels to the fewest, each on the axes of the one before
+    (shrunk to its rows): the same images, without building the axes and their ticks again (most
+    of the cost of a grid)."""
+    spaces = summary["spaces"]
+    uris, fig = [None] * len(spaces), None
+    for index in sorted(range(len(spaces)), key=lambda i: -len(spaces[i]["parameters"])):
+        panels = len(spaces[index]["parameters"])
+        if not panels:
             continue
-        if len(entry["parameters"]) == panels:
-            _clear(fig.axes)
-        else:
-            panels = len(entry["parameters"])
+        if fig is None:
             fig = _grid_figure(panels)
-        _grid_panels(fig, entry, index)
-        uris.append(to_data_uri(fig))
+        else:
+            _clear(fig.axes)
+            _shrink_grid(fig, panels)
+        _grid_panels(fig, spaces[index], index)
+        uris[index] = to_data_uri(fig)
     return uris
 
 
@@ -173,13 +150,38 @@ def _grid_figure(panels: int):
     cols = 4
     rows = int(np.ceil(panels / cols))
     fig, axes = _subplots(rows, cols, figsize=(3.0 * cols, 2.4 * rows), squeeze=False, sharey=True)
+    for ax in axes.flat:
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
     for ax in axes[:, 0]:
         ax.set_ylabel("error (%)", fontsize=8)
     for ax in list(axes.flat)[panels:]:
         ax.axis("off")
+    _adjust_grid(fig, rows)
+    return fig
+
+
+def _shrink_grid(fig, panels: int) -> None:
+    """Fit a grid to as many or fewer panels: the rows they need (the figure resized, the axes
+    past them dropped), the axes past the panels off."""
+    cols = 4
+    rows = int(np.ceil(panels / cols))
+    if len(fig.axes) > rows * cols:
+        fig.set_size_inches(3.0 * cols, 2.4 * rows)
+        spec = fig.add_gridspec(rows, cols)
+        for k, ax in enumerate(list(fig.axes)):
+            if k < rows * cols:
+                ax.set_subplotspec(spec[k // cols, k % cols])
+            else:
+                fig.delaxes(ax)
+        _adjust_grid(fig, rows)
+    for k, ax in enumerate(fig.axes):
+        ax.axis("on" if k < panels else "off")
+
+
+def _adjust_grid(fig, rows: int) -> None:
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.5 / rows / 2.4 * 1.6, top=1 - 0.15 / rows, hspace=0.45,
                         wspace=0.25)
-    return fig
 
 
 def _grid_panels(fig, entry: dict, index: int) -> None:
@@ -203,8 +205,6 @@ def _grid_panels(fig, entry: dict, index: int) -> None:
                 ax.set_xscale("linear")
             ax.xaxis.set_major_locator(ticker.MaxNLocator(4))
         ax.set_xlabel(_label(p), fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
 
 
 def _clear(axes) -> None:

@@ -201,8 +201,9 @@ def build_html(summary: dict, runtime_records=None, title: str = "Design space r
     body["findings"] = ("".join(f"<p class=finding>{_e(p['finding'])}</p>" for p in summary["pairs"])
                         or "<p class=note>Only one design space: nothing to compare.</p>")
     body["calibration"] = _calibration_section(calibrations)
-    body["edf"] = _img(plots.edf_figure(summary, normalized=False), "error EDF of every space")
-    body["normalized-edf"] = _img(plots.edf_figure(summary, normalized=True), "normalized error EDF of every space")
+    plain_edf, normalized_edf = plots.edf_figures(summary, (False, True))
+    body["edf"] = _img(plain_edf, "error EDF of every space")
+    body["normalized-edf"] = _img(normalized_edf, "normalized error EDF of every space")
     body["bootstrap"] = ("<p>Empirical bootstrap: 25% of the (value, error) pairs drawn with replacement, the best "
                          f"kept, {spaces[0]['bootstrap'] and next(iter(spaces[0]['bootstrap'].values()))['repeats']} "
                          "repeats; median [95% interval] of the kept value.</p>" + _bootstrap_table(summary))

@@ -7,6 +7,7 @@
     array([0.25, 0.75])
     >>> w = stats.normalized_weights([1e8, 2e8, 3e8, 4e8], bins=2)   # complexity-normalized weights
     >>> stats.bootstrap_best(x, errors, seed=0)           # paper's bootstrap: median and 95% interval
+    >>> stats.bootstrap_best_columns({"d": d, "w0": w0}, errors, seed=0)   # several parameters, shared draws
     >>> stats.ks_test(errors_a, errors_b)                 # KS statistic and p-value
     >>> stats.best_of_k(errors, ks=[1, 2, 4])             # random-search efficiency
 
@@ -126,7 +127,8 @@ def edf_band(errors, at, weights=None, repeats: int = 1000, level: float = 0.95,
     below = (e[:, None] < np.asarray(at, dtype=np.float64)[None, :]).astype(np.float64)
     curves = (mass @ below) / mass.sum(axis=1, keepdims=True)
     alpha = (1.0 - level) / 2.0
-    return np.quantile(curves, alpha, axis=0), np.quantile(curves, 1.0 - alpha, axis=0)
+    lower, upper = np.quantile(curves, [alpha, 1.0 - alpha], axis=0)  # one partition for both
+    return lower, upper
 
 
 # ---------------------------------------------------------------- bootstrap of the best model

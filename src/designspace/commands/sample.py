@@ -96,7 +96,7 @@ def register(sub) -> None:
     p.add_argument("--in-channels", type=int, help="input channels (default 3)")
     p.add_argument("--stem", choices=("simple", "resnet", "cifar"), help="stem type (default simple)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--max-draws", help="candidate budget before giving up (default: the space's, 2e6)")
+    p.add_argument("--max-draws", help="candidate budget before giving up (default: the space's, 1e6)")
     p.add_argument("--out", help="output file (default: stdout)")
     p.add_argument("--format", choices=FORMATS, help="jsonl (default) or parquet (needs pyarrow and --out)")
     p.set_defaults(func=run)

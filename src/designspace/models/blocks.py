@@ -108,8 +108,10 @@ class XBlock(nn.Module):
         return _add_shortcut(f, cx, w_in, w_out, stride)
 
 
-class ResBasicBlock(nn.Module):
-    """Two 3x3 convs (stride on the first) with a residual: the R block."""
+class TwoConvBlock(nn.Module):
+    """Two 3x3 conv + BN (stride on the first), with or without a residual (the subclass says)."""
+
+    residual = True
 
     def __init__(self, w_in: int, w_out: int, stride: int, **_ignored):
         super().__init__()
@@ -117,41 +119,35 @@ class ResBasicBlock(nn.Module):
         self.bn_a = nn.BatchNorm2d(w_out)
         self.conv_b = nn.Conv2d(w_out, w_out, 3, padding=1, bias=False)
         self.bn_b = nn.BatchNorm2d(w_out)
-        self.bn_b.final_bn = True
-        self.shortcut = Shortcut(w_in, w_out, stride) if Shortcut.needed(w_in, w_out, stride) else None
+        self.shortcut = None
+        if self.residual:
+            self.bn_b.final_bn = True  # zero-initialised on request
+            self.shortcut = Shortcut(w_in, w_out, stride) if Shortcut.needed(w_in, w_out, stride) else None
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x):
-        f = self.relu(self.bn_a(self.conv_a(x)))
-        f = self.bn_b(self.conv_b(f))
-        return self.relu(f + (x if self.shortcut is None else self.shortcut(x)))
+        f = self.bn_b(self.conv_b(self.relu(self.bn_a(self.conv_a(x)))))
+        if self.residual:
+            f = f + (x if self.shortcut is None else self.shortcut(x))
+        return self.relu(f)
 
-    @staticmethod
-    def complexity(cx: Cx, w_in, w_out, stride, **_ignored) -> Cx:
+    @classmethod
+    def complexity(cls, cx: Cx, w_in, w_out, stride, **_ignored) -> Cx:
         f = batchnorm(conv(cx, 3, w_in, w_out, stride=stride), w_out)
         f = batchnorm(conv(f, 3, w_out, w_out), w_out)
-        return _add_shortcut(f, cx, w_in, w_out, stride)
+        return _add_shortcut(f, cx, w_in, w_out, stride) if cls.residual else f
 
 
-class VanillaBlock(nn.Module):
+class ResBasicBlock(TwoConvBlock):
+    """Two 3x3 convs (stride on the first) with a residual: the R block."""
+
+    residual = True
+
+
+class VanillaBlock(TwoConvBlock):
     """Two 3x3 conv + BN + ReLU, no residual: the V block."""
 
-    def __init__(self, w_in: int, w_out: int, stride: int, **_ignored):
-        super().__init__()
-        self.conv_a = nn.Conv2d(w_in, w_out, 3, stride=stride, padding=1, bias=False)
-        self.bn_a = nn.BatchNorm2d(w_out)
-        self.conv_b = nn.Conv2d(w_out, w_out, 3, padding=1, bias=False)
-        self.bn_b = nn.BatchNorm2d(w_out)
-        self.relu = nn.ReLU(inplace=True)
-
-    def forward(self, x):
-        x = self.relu(self.bn_a(self.conv_a(x)))
-        return self.relu(self.bn_b(self.conv_b(x)))
-
-    @staticmethod
-    def complexity(cx: Cx, w_in, w_out, stride, **_ignored) -> Cx:
-        f = batchnorm(conv(cx, 3, w_in, w_out, stride=stride), w_out)
-        return batchnorm(conv(f, 3, w_out, w_out), w_out)
+    residual = False
 
 
 BLOCKS = {"X": XBlock, "Y": XBlock, "R": ResBasicBlock, "V": VanillaBlock}

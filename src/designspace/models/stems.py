@@ -6,21 +6,29 @@ from torch import nn
 from .counting import Cx, batchnorm, conv, maxpool
 
 
-class SimpleStem(nn.Module):
-    """3x3 conv, stride 2, BN, ReLU: every RegNet (width 32)."""
+class ConvStem(nn.Module):
+    """3x3 conv, BN, ReLU with the subclass's stride."""
+
+    stride = 1
 
     def __init__(self, in_channels: int, width: int):
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, width, 3, stride=2, padding=1, bias=False)
+        self.conv = nn.Conv2d(in_channels, width, 3, stride=self.stride, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x):
         return self.relu(self.bn(self.conv(x)))
 
-    @staticmethod
-    def complexity(cx: Cx, in_channels, width) -> Cx:
-        return batchnorm(conv(cx, 3, in_channels, width, stride=2), width)
+    @classmethod
+    def complexity(cls, cx: Cx, in_channels, width) -> Cx:
+        return batchnorm(conv(cx, 3, in_channels, width, stride=cls.stride), width)
+
+
+class SimpleStem(ConvStem):
+    """3x3 conv, stride 2, BN, ReLU: every RegNet (width 32)."""
+
+    stride = 2
 
 
 class ResStem(nn.Module):
@@ -42,21 +50,10 @@ class ResStem(nn.Module):
         return maxpool(cx, 3, 2, width)
 
 
-class CifarStem(nn.Module):
+class CifarStem(ConvStem):
     """3x3 conv stride 1, BN, ReLU: small images keep their resolution."""
 
-    def __init__(self, in_channels: int, width: int):
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, width, 3, stride=1, padding=1, bias=False)
-        self.bn = nn.BatchNorm2d(width)
-        self.relu = nn.ReLU(inplace=True)
-
-    def forward(self, x):
-        return self.relu(self.bn(self.conv(x)))
-
-    @staticmethod
-    def complexity(cx: Cx, in_channels, width) -> Cx:
-        return batchnorm(conv(cx, 3, in_channels, width, stride=1), width)
+    stride = 1
 
 
 STEMS = {"simple": SimpleStem, "resnet": ResStem, "cifar": CifarStem}

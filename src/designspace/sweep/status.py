@@ -46,12 +46,14 @@ def sweep_status(sweep_dir) -> dict:
     remaining = totals[Status.PENDING] + totals[Status.RUNNING]
     walls = [w for _, _, w in finished if w is not None]
     best = {space: {"best_error": min(v), "median_error": statistics.median(v)} for space, v in errors.items()}
+    failures = [{"space": r["space"], "index": int(r["idx"]), "attempts": int(r["attempts"]),
+                 "last_error": r["last_error"]} for r in rows if r["status"] == Status.FAILED]
     return {"sweep": name, "dir": os.fspath(sweep_dir), "fingerprint": fingerprint, "total": len(rows),
             "counts": totals, "by_space": by_space, "driver_running": driver_active(os.fspath(sweep_dir)),
             "models_per_hour": rate * 3600 if rate else None,
             "mean_model_seconds": sum(walls) / len(walls) if walls else None,
             "eta_seconds": remaining / rate if rate and remaining else (0.0 if not remaining else None),
-            "errors": best}
+            "errors": best, "failures": failures}
 
 
 def _recent_rate(finished: list, window: int = 50):
@@ -96,6 +98,11 @@ def format_status(info: dict) -> str:
     lines.append(f"throughput: {rate:.1f} models/hour" if rate else "throughput: no finished models yet")
     if info["mean_model_seconds"]:
         lines.append(f"mean training time per model: {info['mean_model_seconds']:.1f} s")
+    for failure in info["failures"][:10]:  # the last error names the file with the full traceback
+        lines.append(f"failed: {failure['space']} #{failure['index']} after {failure['attempts']} attempt(s): "
+                     f"{failure['last_error']}")
+    if len(info["failures"]) > 10:
+        lines.append(f"... and {len(info['failures']) - 10} more failed model(s) (sweep status --json lists all)")
     left = info["counts"][Status.PENDING] + info["counts"][Status.RUNNING]
     lines.append("time left: none, every model is finished" if not left else
                  f"time left: about {_duration(info['eta_seconds'])} for {left} model(s) at that pace")
