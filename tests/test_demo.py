@@ -9,7 +9,8 @@ import time
 import pytest
 from sweep_helpers import needs_fashion_mnist
 
-from designspace.demo import PRESETS, SPACES, STUDY_PAIRS, demo_config, estimate_compute
+from designspace.demo import (ALL_SPACES, ALL_STUDY_PAIRS, PRESETS, SPACES, STUDY_PAIRS, demo_config,
+                             estimate_compute, split_sizes)
 
 
 def test_every_preset_is_a_valid_sweep():
@@ -17,18 +18,24 @@ def test_every_preset_is_a_valid_sweep():
         config = demo_config(preset, data_dir="/nonexistent")
         assert [s.name for s in config.spaces] == list(SPACES)
         assert config.recipe.epochs >= 1
+        assert [s.name for s in demo_config(preset, all_spaces=True).spaces] == list(ALL_SPACES)
     assert demo_config("cifar10").spaces[0].n == 100 and demo_config("imagenet").spaces[0].n == 500
     assert demo_config("imagenet").spaces[0].flops == (360_000_000, 400_000_000)
+    assert {s for pair in STUDY_PAIRS for s in pair} <= set(SPACES)
+    assert {s for pair in ALL_STUDY_PAIRS for s in pair} <= set(ALL_SPACES)
 
 
 def test_compute_estimate_by_hand():
     est = estimate_compute(demo_config("imagenet"), "imagenet")
-    assert est["models"] == 3000 and est["epochs"] == 10
-    passes = 3000 * 10 * (1_281_167 + 50_000 / 3)
+    assert est["models"] == 1500 and est["epochs"] == 10
+    passes = 1500 * 10 * (1_281_167 + 50_000 / 3)
     assert est["image_passes"] == pytest.approx(passes)
     assert est["multiply_adds"] == pytest.approx(passes * 3 * 380e6)
-    small = estimate_compute(demo_config("fashion-mnist", n=2), "fashion-mnist")
-    assert (small["models"], small["train_images"], small["test_images"]) == (12, 10_000, 3_000)
+    config = demo_config("fashion-mnist", n=2)
+    small = estimate_compute(config, "fashion-mnist")
+    per_class = PRESETS["fashion-mnist"]["data"]["train_subset"]
+    assert (small["models"], small["train_images"]) == (6, 10 * per_class)
+    assert small["test_images"] == split_sizes(config.data)[1]
 
 
 def test_missing_data_is_one_line_and_writes_nothing(run_cli, tmp_path):
@@ -64,21 +71,22 @@ def test_demo_small_killed_and_resumed(tmp_path):
     first.send_signal(signal.SIGKILL)
     first.wait()
     done_before = _done(db)
-    assert 3 <= len(done_before) < 12
+    total = 2 * len(SPACES)
+    assert 3 <= len(done_before) < total
 
     second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert second.returncode == 0, second.stderr[-2000:]
     from designspace.sweep import read_results
 
     frame = read_results(out)
-    assert len(frame) == 12 and set(frame["status"]) == {"done"}
+    assert len(frame) == total and set(frame["status"]) == {"done"}
     assert sorted(frame["space"].unique()) == sorted(SPACES)
     assert frame["best_error"].between(0, 100).all()
     # No finished result lost, none trained again; only the (at most 2) models in flight at the kill restart.
     starts = {(s, i): len((out / "runs" / s / str(i) / "starts.jsonl").read_text().splitlines())
               for s, i in zip(frame["space"], frame["index"])}
     assert all(starts[key] == 1 for key in done_before)
-    assert sum(starts.values()) <= 12 + 2
+    assert sum(starts.values()) <= total + 2
 
     report = (out / "report.html").read_text()
     assert all(space in report for space in SPACES) and "http://" not in report and "https://" not in report

@@ -151,3 +151,21 @@ def test_the_progress_bar_shows_new_submissions_at_once(capsys):
     last = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
     bar.close()
     assert "running=2" in last and "pending=2" in last
+
+
+def test_the_pace_estimates_the_total_from_the_first_runs_and_each_quarter(monkeypatch):
+    from designspace.sweep import driver
+
+    clock = [1000.0]
+    monkeypatch.setattr(driver.time, "time", lambda: clock[0])
+    pace = driver.Pace(40, capacity=2)
+    assert pace.milestones == [4, 10, 20, 30]
+    said = []
+    for run in range(1, 40):
+        clock[0] += 5.0 if run <= 20 else 7.5  # two slots, 10 s a model, then slower ones
+        if pace.finished_one():
+            said.append((run, round(pace.current())))
+    assert said == [(4, 200), (10, 200), (20, 200), (30, 233)]  # 30 finished in 20 * 5 + 10 * 7.5 = 175 s
+    assert pace.estimate == 200  # the first estimate is kept for the summary
+    # 39 runs in 100 + 19 * 7.5 = 242.5 s: all 40 in 248.7 s
+    assert "39 of 40 runs in 4.0 minutes" in pace.describe() and "all take about 4.1 minutes" in pace.describe()

@@ -38,6 +38,7 @@ SECTIONS = (
     ("runtime", "Runtime model"),
     ("best-worst", "Best and worst models: per-block widths"),
     ("epochs", "Per-epoch curves of the best models"),
+    ("refine", "Refinement: what the good models share"),  # analysis/refine (designspace refine)
 )
 
 STYLE = """
@@ -190,7 +191,9 @@ def _calibration_section(calibrations) -> str:
     return "".join(parts)
 
 
-def build_html(summary: dict, runtime_records=None, title: str = "Design space report", calibrations=()) -> str:
+def build_html(summary: dict, runtime_records=None, title: str = "Design space report", calibrations=(),
+               refinements=None) -> str:
+    """The report's HTML; `refinements` from `refine.report_section.refine_for_report` (None: a note)."""
     spaces = summary["spaces"]
     body = {}
     body["summary"] = (_summary_table(summary) +
@@ -233,6 +236,9 @@ def build_html(summary: dict, runtime_records=None, title: str = "Design space r
         curves[s["label"]] = [(r["name"], c) for _, r in best.iterrows() if (c := epoch_curves(r["epochs"]))]
     body["epochs"] = (_img(plots.epochs_figure(summary, curves), "per-epoch curves of the best models")
                       if any(curves.values()) else "<p class=note>No per-epoch records in the results.</p>")
+    # ---- refine section (analysis/refine/report_section.py)
+    from .refine.report_section import refine_section
+    body["refine"] = refine_section(refinements)
     nav = "".join(f'<a href="#{sid}">{_e(name)}</a>' for sid, name in SECTIONS)
     sections = "".join(f'<section id="{sid}"><h2>{_e(name)}</h2>{body[sid]}</section>' for sid, name in SECTIONS)
     sources = ", ".join(dict.fromkeys(s["source"] for s in spaces))  # each sweep once, in order
@@ -289,6 +295,10 @@ def build_report(paths, out_html, metric: str = "best", normalize: str = "flops"
     calibrations = load_calibrations(paths)
     summary = summarize(frames, metric=metric, normalize=normalize, bins=bins, seed=seed, pairs=pairs,
                         seed_noise=seed_noise_by_sweep(calibrations))
-    text = build_html(summary, runtime_records=records, title=title, calibrations=calibrations)
+    # ---- refine section (analysis/refine/report_section.py)
+    from .refine.report_section import refine_for_report
+    refinements = refine_for_report(frames, summary, seed=seed)
+    text = build_html(summary, runtime_records=records, title=title, calibrations=calibrations,
+                      refinements=refinements)
     atomic_write_text(out_html, text)
     return summary

@@ -21,12 +21,13 @@ def run(args) -> int:
 
     from ..data import DataConfig, dataset_shape
     from ..errors import DesignspaceError
-    from ..train import Recipe, train
+    from ..train import train
+    from ..train.recipe import default_regime, regime
     from .info import resolve_spec
 
     data = DataConfig(name=args.data, root=args.data_dir, train_subset=args.train_subset,
                       test_subset=args.test_subset, val_split=args.val_split or 0, resolution=args.resolution)
-    in_channels, num_classes, _ = dataset_shape(data)
+    in_channels, num_classes, resolution = dataset_shape(data)
     spec = resolve_spec(args.model, num_classes=num_classes, in_channels=in_channels)
     overrides = {k: v for k, v in {
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "momentum": args.momentum,
@@ -40,7 +41,9 @@ def run(args) -> int:
         overrides["exclude_norm_and_bias_from_decay"] = True
     if args.cuda_graph:
         overrides["cuda_graph"] = True
-    recipe = replace(Recipe(), **overrides)
+    if args.augment:
+        overrides["augment"] = True
+    recipe = replace(regime(args.regime or default_regime(resolution)), **overrides)
     out_dir = args.out or os.path.join("runs", f"{(spec.name or 'model').replace('/', '_')}-{data.name}-seed{args.seed}")
     result = train(spec, data, recipe, out_dir=out_dir, device=args.device, threads=args.threads, seed=args.seed,
                    resume=not args.no_resume, progress=False if args.quiet else None)
@@ -70,9 +73,12 @@ def register(sub) -> None:
     p.add_argument("--data", required=True, help="fashion-mnist, mnist, cifar10, cifar100, imagenet, folder, synthetic")
     p.add_argument("--data-dir", help="data set folder (default: $DESIGNSPACE_<NAME>, $DESIGNSPACE_DATA/<name>, "
                                       "or the system location)")
+    p.add_argument("--regime", choices=["small-images", "imagenet"],
+                   help="the recipe to start from (default: small-images for images up to 64 pixels, else imagenet; "
+                        "docs/regime.md); the options below change it")
     p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, help="global batch size (default 128)")
-    p.add_argument("--lr", type=float, help="learning rate at batch 128 (scaled linearly; default 0.1)")
+    p.add_argument("--batch-size", type=int, help="global batch size (default: the regime's)")
+    p.add_argument("--lr", type=float, help="learning rate at batch 128 (scaled linearly; default: the regime's)")
     p.add_argument("--momentum", type=float)
     p.add_argument("--nesterov", action="store_true")
     p.add_argument("--weight-decay", type=float)
@@ -81,6 +87,7 @@ def register(sub) -> None:
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--ema", type=float, metavar="DECAY", help="evaluate an EMA of the weights (e.g. 0.999)")
     p.add_argument("--no-augment", action="store_true", help="no crop/flip augmentation")
+    p.add_argument("--augment", action="store_true", help="random crop (pad 4) and flip")
     p.add_argument("--channels-last", choices=["auto", "on", "off"])
     p.add_argument("--cuda-graph", action="store_true", help="capture the training step in a CUDA graph (GPU)")
     p.add_argument("--workers", type=int, help="DataLoader workers for streamed (ImageNet) data")

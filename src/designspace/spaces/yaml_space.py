@@ -17,6 +17,9 @@
 
     designspace sample my_space.yaml --n 20 --flops :50M
 
+A regnet space takes `block: R` or `block: V` (residual basic or vanilla blocks, b and g fixed to
+1, as the built-in regnet_r and regnet_v), so that `designspace refine` can write their refinements.
+
 Anything `get_space(path, resolution=..., ...)` is given overrides the file.
 """
 from __future__ import annotations
@@ -29,7 +32,7 @@ from .distributions import distribution_from_dict
 COMMON_KEYS = {"name", "kind", "description", "num_stages", "strides", "stem", "stem_width", "resolution",
                "num_classes", "in_channels", "head_width", "parameters"}
 KIND_KEYS = {"anynet": {"shared", "monotone", "exempt_last_depth", "block", "se_ratio"},
-             "regnet": {"se_ratio", "w0_equals_wa", "limit_params_acts"}}
+             "regnet": {"se_ratio", "w0_equals_wa", "limit_params_acts", "block"}}
 
 
 def load_space_file(path, **overrides):

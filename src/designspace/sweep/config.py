@@ -13,7 +13,8 @@ unknown key is rejected by name. Example:
       - {name: anynetx_b, n: 100, options: {stem: cifar}}
       - {name: regnetx, n: 50, label: regnetx-big, flops: "40M:80M"}
     data: {name: fashion-mnist, train_subset: 10000}     # designspace.data.DataConfig fields
-    recipe: {epochs: 10, batch_size: 128, lr: 0.1}       # designspace.train.Recipe fields
+    recipe: {epochs: 10, batch_size: 128, lr: 0.1}       # designspace.train.Recipe fields; or
+    # recipe: {regime: small-images, epochs: 2}          # a named regime (train.recipe.REGIMES), then changes
     runner:
       type: local                # local | ray | slurm
       slots: 2                   # models trained at once
@@ -158,7 +159,7 @@ class SweepConfig:
         bands = {k: _band(raw.get(k), f"{where}: {k}") for k in BAND_KEYS}
         spaces = _parse_spaces(raw["spaces"], bands, where, base_dir)
         data = _build_dataclass(DataConfig, _plain_mapping(raw["data"], f"{where}: data"), "data", where)
-        recipe = _build_dataclass(Recipe, _plain_mapping(raw.get("recipe") or {}, f"{where}: recipe"), "recipe", where)
+        recipe = _build_recipe(_plain_mapping(raw.get("recipe") or {}, f"{where}: recipe"), where)
         runner = _parse_runner(raw.get("runner") or {}, f"{where}: runner")
         return cls(name=name.strip(), spaces=spaces, data=data, recipe=recipe, seed=seed,
                    resolution=resolution, runner=runner, source=None)
@@ -181,6 +182,18 @@ def _build_dataclass(cls, values: dict, where: str, file: str):
         raise DesignspaceError(f"{prefix}{e}") from None
     except (TypeError, ValueError) as e:
         raise DesignspaceError(f"{prefix}{where}: {e}") from None
+
+
+def _build_recipe(values: dict, file: str) -> Recipe:
+    """Recipe.from_dict (a named `regime` plus changes, or plain fields); errors name the sweep file."""
+    _reject_unknown(values, [f.name for f in dataclasses.fields(Recipe)] + ["regime"], f"{file}: recipe")
+    try:
+        return Recipe.from_dict(values)
+    except DesignspaceError as e:
+        message = str(e) if str(e).startswith("recipe") else f"recipe: {e}"
+        raise DesignspaceError(f"{file}: {message}") from None
+    except (TypeError, ValueError) as e:
+        raise DesignspaceError(f"{file}: recipe: {e}") from None
 
 
 def _parse_spaces(raw, bands: dict, where: str, base_dir: str) -> tuple:

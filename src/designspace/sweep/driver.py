@@ -192,25 +192,30 @@ def _recover(store: Store, plan: RunPlan, sweep_dir: str) -> int:
 
 
 class Pace:
-    """The pace measured on this machine: after the first runs, how long all of them will take."""
+    """The pace measured on this machine: after the first runs, and at each quarter, how long all will take."""
 
     def __init__(self, to_train: int, capacity: int):
         self.to_train, self.started, self.done = to_train, time.time(), 0
-        self.warmup = min(to_train, max(4, 2 * capacity))  # every slot has finished a run twice
-        self.estimate = None  # seconds for all `to_train` runs, as estimated at the warm-up
+        first = min(to_train, max(4, 2 * capacity, to_train // 10))  # every slot has finished a run twice
+        self.milestones = sorted({first} | {to_train * q // 4 for q in (1, 2, 3)} - {0, to_train})
+        self.estimate = None  # seconds for all `to_train` runs, as first estimated
 
     def finished_one(self) -> bool:
-        """Count a finished run; True when the estimate has just been made."""
+        """Count a finished run; True when a new estimate is due (see `describe`)."""
         self.done += 1
-        if self.done == self.warmup and self.done < self.to_train:
-            self.estimate = (time.time() - self.started) * self.to_train / self.done
-            return True
-        return False
+        if self.done not in self.milestones:
+            return False
+        if self.estimate is None:
+            self.estimate = self.current()
+        return True
+
+    def current(self) -> float:
+        return (time.time() - self.started) * self.to_train / self.done
 
     def describe(self) -> str:
-        elapsed = time.time() - self.started
-        return (f"measured pace: {self.done} runs in {elapsed:.0f} s on this machine; all {self.to_train} take "
-                f"about {self.estimate / 60:.1f} minutes, {max(self.estimate - elapsed, 0) / 60:.1f} left")
+        elapsed, total = time.time() - self.started, self.current()
+        return (f"measured pace: {self.done} of {self.to_train} runs in {elapsed / 60:.1f} minutes on this machine; "
+                f"all take about {total / 60:.1f} minutes, {max(total - elapsed, 0) / 60:.1f} left")
 
 
 class _Progress:

@@ -1,22 +1,24 @@
-"""The training recipe: optimizer, schedule, regularization (DESIGN section 5).
+"""The training recipe: optimizer, schedule, regularization (docs/design.md, Training).
 
     from designspace.train import Recipe
     recipe = Recipe(epochs=10, batch_size=256, lr=0.1)     # lr is the rate at batch 128: 0.2 is used at 256
     recipe.lr_at(step=500, steps_per_epoch=390)            # half-period cosine, per iteration
+    Recipe.from_dict({"regime": "small-images", "epochs": 2})   # a named regime, then changes
 
-Defaults are the paper's low-epoch regime: SGD momentum 0.9, lr 0.1 at batch 128
-scaled linearly with the batch, weight decay 5e-5, half-period cosine, no warmup,
-random crop (pad 4) + flip for small images.
+`Recipe()` is the paper's ImageNet low-epoch regime: SGD momentum 0.9, lr 0.1 at batch 128
+scaled linearly with the batch, weight decay 5e-5, half-period cosine, no warmup, crop + flip.
+`REGIMES` names it "imagenet" beside "small-images", the regime measured for 28x28 and 32x32
+images (docs/regime.md); `default_regime(resolution)` picks between them.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
 
-from ..errors import DesignspaceError, check_keys
+from ..errors import DesignspaceError, UnknownNameError, check_keys
 
 REFERENCE_BATCH = 128
 NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
@@ -93,8 +95,36 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Recipe":
+        """A recipe from a mapping of its fields; `regime: NAME` starts from that regime instead of the defaults."""
+        if isinstance(data, dict) and "regime" in data:
+            data = dict(data)
+            base = regime(data.pop("regime"))
+            check_keys(data, cls, "recipe")
+            return replace(base, **data)
         check_keys(data, cls, "recipe")
         return cls(**data)
+
+
+# The largest image side the small-image regime is for (28x28 Fashion-MNIST, 32x32 CIFAR).
+SMALL_IMAGE_MAX_RESOLUTION = 64
+REGIMES = {
+    "imagenet": Recipe(),
+    # Measured in docs/regime.md: without zero-init the deep sampled models blow up in their first steps on
+    # small images, and crop + flip costs more than it gives in a run of a few epochs.
+    "small-images": Recipe(zero_init_last_bn=True, augment=False, weight_decay=5e-4),
+}
+
+
+def regime(name: str) -> Recipe:
+    """The named regime's recipe (see REGIMES)."""
+    if name not in REGIMES:
+        raise UnknownNameError("regime", name, list(REGIMES))
+    return REGIMES[name]
+
+
+def default_regime(resolution: int) -> str:
+    """The regime for images of this side: small-images up to SMALL_IMAGE_MAX_RESOLUTION, else imagenet."""
+    return "small-images" if resolution <= SMALL_IMAGE_MAX_RESOLUTION else "imagenet"
 
 
 def parameter_groups(model: nn.Module, weight_decay: float, exclude_norm_and_bias: bool):
