@@ -2,9 +2,11 @@
 
     python benchmarks/bench_regime.py                       # 8 models x 2 seeds per regime, one shared reference
     python benchmarks/bench_regime.py --models 12 --seeds 3 --reference-epochs 8
+    python benchmarks/bench_regime.py --reference-from runs/demo-fashion-mnist   # reuse `demo --calibrate`'s references
 
 Both regimes train the same models (taken from the demo's sweep: its spaces and complexity
-band, spread as `designspace calibrate` spreads them), each `--seeds` times; one reference run
+band, spread as `designspace calibrate` spreads them), each `--seeds` times, so the comparison
+isolates the recipe and the data sizes (the previous demo also sampled another band, 1M-2M); one reference run
 per model (the new regime's recipe, `--reference-epochs` epochs on the full training and test
 sets) is the ranking both are judged against. Printed per regime: the error of each model, the seed noise, Spearman's rho against
 the reference, CPU-seconds per model, models per hour on this machine (2 at a time, one thread
@@ -45,32 +47,57 @@ def _train(job):
     return regime, model, seed, result.best_error, str(result.status), time.process_time() - started
 
 
+def _reference_changes(args):
+    return {"epochs": args.reference_epochs} if args.reference_epochs else None
+
+
+def _models_and_reference(config, args):
+    """The models (store-like rows), their reference errors (NaN: to be trained here) and a description."""
+    from designspace.sweep.calibrate import choose_models, read_calibration, reference_regime
+    from designspace.sweep.driver import sample_rows
+
+    rows = sample_rows(config)
+    if not args.reference_from:
+        chosen = choose_models(rows, args.models)
+        _, recipe = reference_regime(config, _reference_changes(args))
+        return chosen, np.full(len(chosen), np.nan), f"{recipe.epochs} epochs, full set, trained here"
+    calibration = read_calibration(args.reference_from)
+    if calibration is None:
+        raise SystemExit(f"{args.reference_from}: no calibration stored there (run designspace demo --calibrate)")
+    by_key = {(r["space"], r["index"]): r for r in rows}
+    chosen = [by_key[(m.space, m.index)] for m in calibration.models]
+    epochs = calibration.settings["reference"]["recipe"]["epochs"]
+    return (chosen, np.array([m.reference for m in calibration.models], dtype=float),
+            f"{epochs} epochs, full set, from the calibration in {args.reference_from}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=8)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--reference-epochs", type=int, default=None, help="default: 4x the new regime's epochs")
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--reference-from", metavar="DIR", help="take the models and their reference errors from "
+                        "the calibration stored in this demo directory instead of training references")
     args = parser.parse_args()
 
     from designspace.analysis.calibration import seed_noise, spearman
     from designspace.demo import demo_config
-    from designspace.sweep.calibrate import choose_models, reference_regime
-    from designspace.sweep.driver import sample_rows
+    from designspace.sweep.calibrate import reference_regime
 
     config = demo_config("fashion-mnist")
-    rows = choose_models(sample_rows(config), args.models)
+    rows, reference, ref_text = _models_and_reference(config, args)
     specs = [json.loads(r["spec"]) for r in rows]
-    ref_data, ref_recipe = reference_regime(config, {"epochs": args.reference_epochs} if args.reference_epochs else None)
     regimes = {"previous": PREVIOUS,
                "new": {"data": config.data.to_dict(), "recipe": config.recipe.to_dict()}}
-    jobs = [("reference", m, 0, specs[m], ref_data.to_dict(), ref_recipe.to_dict()) for m in range(len(specs))]
+    jobs = [] if args.reference_from else [
+        ("reference", m, 0, specs[m], ref_data.to_dict(), ref_recipe.to_dict()) for m in range(len(specs))
+        for ref_data, ref_recipe in [reference_regime(config, _reference_changes(args))]]
     jobs += [(name, m, seed, specs[m], r["data"], r["recipe"]) for seed in range(args.seeds)
              for name, r in regimes.items() for m in range(len(specs))]
     print(f"{len(specs)} models from {', '.join(s.name for s in config.spaces)} ({config.spaces[0].flops} flops); "
-          f"{len(jobs)} runs on {args.processes} processes; reference: {ref_recipe.epochs} epochs, full set")
+          f"{len(jobs)} runs on {args.processes} processes; reference: {ref_text}")
     errors = {name: np.full((len(specs), args.seeds), np.nan) for name in regimes}
-    reference = np.full(len(specs), np.nan)
     cpu = {name: 0.0 for name in (*regimes, "reference")}
     with get_context("spawn").Pool(args.processes) as pool:
         for regime, model, seed, error, status, seconds in pool.imap_unordered(_train, jobs):

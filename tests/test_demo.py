@@ -97,3 +97,44 @@ def test_demo_small_killed_and_resumed(tmp_path):
     for ref, other in STUDY_PAIRS:
         assert f"{other} (2 finished models) vs {ref} (2)" in text
     assert "KS" in text and "best d [95% CI]" in text and "best wm [95% CI]" in text
+
+
+@pytest.mark.slow
+@needs_fashion_mnist
+def test_no_sampled_model_ends_near_chance_in_the_demo_regime(tmp_path):
+    """Three models of each of the six spaces, in the demo's regime on real Fashion-MNIST: all train."""
+    from designspace.sweep import read_results, run_sweep
+
+    config = demo_config("fashion-mnist", n=3, all_spaces=True)
+    run_sweep(config, tmp_path / "sweep", progress=False)
+    frame = read_results(tmp_path / "sweep")
+    assert len(frame) == 18 and set(frame.status) == {"done"}
+    assert frame.best_error.max() < 40, frame[["space", "index", "best_error"]]  # chance is 90%
+
+
+@pytest.mark.slow
+@needs_fashion_mnist
+def test_a_run_on_another_thread_count_lands_within_the_seed_noise(tmp_path):
+    """Other floating-point sums (as on another machine): the same sampled model, an error within ~3 seed noises."""
+    from designspace.sweep.driver import model_seed, sample_rows
+    from designspace.spec import NetSpec
+    from designspace.train import train
+
+    config = demo_config("fashion-mnist", n=2)
+    rows = sample_rows(config)
+    assert rows == sample_rows(demo_config("fashion-mnist", n=2))  # the same models, every time
+    for row in rows[:2]:
+        spec, seed = NetSpec.from_json(row["spec"]), model_seed(config.seed, row["space"], row["index"])
+        errors = [train(spec, config.data, config.recipe, device="cpu", threads=threads, seed=seed,
+                        progress=False).best_error for threads in (1, 2)]
+        assert abs(errors[0] - errors[1]) < 1.5, (row["space"], errors)
+
+
+def test_timing_line_compares_the_estimate_with_the_actual_time():
+    from designspace.demo import format_timing
+
+    line = format_timing({"trained": 60, "wall_time": 472.6, "estimate_seconds": 560.0}, 4.5)
+    assert line == ("time: 60 models trained in 7 min 52.6 s; report in 4.5 s; the estimate from the first "
+                    "models' pace was 9 min 20.0 s (+18% of the actual time)")
+    resumed = format_timing({"trained": 0, "wall_time": 0.1, "estimate_seconds": None}, 9.1)
+    assert resumed == "time: every model was already trained (a resumed run); report in 9.1 s"

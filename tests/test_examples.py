@@ -47,3 +47,17 @@ def test_sweep_file_validates_and_samples(name, profile):
         assert len(samples) == min(entry.n, 5)
         lo, hi = entry.flops
         assert all((lo is None or s.flops >= lo) and (hi is None or s.flops <= hi) for s in samples)
+
+
+@pytest.mark.parametrize("name", [os.path.basename(f) for f in FILES])
+def test_small_profiles_train_in_the_small_image_regime(name):
+    """A profile recipe naming a regime starts from it: the paper's ImageNet recipe does not leak in."""
+    from dataclasses import replace
+
+    from designspace.train.recipe import regime
+
+    for profile in ("fashion-mnist", "cifar10"):
+        recipe = load_sweep_file(os.path.join(ROOT, name), profile=profile).recipe
+        assert recipe.zero_init_last_bn and recipe.weight_decay == 5e-4 and recipe.warmup_epochs == 0.2
+        if profile == "fashion-mnist":
+            assert recipe == replace(regime("small-images"), epochs=recipe.epochs, batch_size=64, channels_last="on")

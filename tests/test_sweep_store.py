@@ -71,7 +71,7 @@ def test_reset_running_and_unmark(tmp_path):
     store.mark_running(store.key("a", 1))
     store.unmark_running(store.key("a", 1))
     assert store.reset_running("models") == 1
-    rows = {r["idx"]: r for r in store.rows()}
+    rows = {r["index"]: r for r in store.rows()}
     assert rows[0]["status"] == "pending" and rows[0]["attempts"] == 1
     assert rows[1]["status"] == "pending" and rows[1]["attempts"] == 0
 
@@ -162,10 +162,13 @@ def test_the_pace_estimates_the_total_from_the_first_runs_and_each_quarter(monke
     assert pace.milestones == [4, 10, 20, 30]
     said = []
     for run in range(1, 40):
-        clock[0] += 5.0 if run <= 20 else 7.5  # two slots, 10 s a model, then slower ones
+        # 20 s of start-up before the first run ends; then two slots, 10 s a model; then slower ones
+        clock[0] += 25.0 if run == 1 else 5.0 if run <= 20 else 7.5
         if pace.finished_one():
             said.append((run, round(pace.current())))
-    assert said == [(4, 200), (10, 200), (20, 200), (30, 233)]  # 30 finished in 20 * 5 + 10 * 7.5 = 175 s
-    assert pace.estimate == 200  # the first estimate is kept for the summary
-    # 39 runs in 100 + 19 * 7.5 = 242.5 s: all 40 in 248.7 s
-    assert "39 of 40 runs in 4.0 minutes" in pace.describe() and "all take about 4.1 minutes" in pace.describe()
+    # At run 4: 40 s elapsed, 5 s a run since the first: 40 + 36 * 5 = 220 s (not 40 * 40 / 4 = 400 s)
+    # At run 30: 195 s elapsed, (195 - 25) / 29 s a run: 195 + 10 * 5.86 = 254 s
+    assert said == [(4, 220), (10, 220), (20, 220), (30, 254)]
+    assert pace.estimate == 220  # the first estimate is kept for the summary
+    # 39 runs in 120 + 19 * 7.5 = 262.5 s, then (262.5 - 25) / 38 s for the last one: 268.75 s
+    assert "39 of 40 runs in 4.4 minutes" in pace.describe() and "all take about 4.5 minutes" in pace.describe()

@@ -18,7 +18,7 @@ import pandas as pd
 from ..complexity import complexity
 from ..regnet import quantized_linear, regnet_spec
 from ..results import RESULT_COLUMNS, Status
-from ..spec import NetSpec, StageSpec
+from ..spec import NetSpec, StageSpec, bottleneck_width
 
 KINDS = ("regnetx", "anynetx")
 
@@ -44,7 +44,7 @@ def _anynet(rng, resolution, num_classes):
         widths = (rng.integers(1, 33, 4) * 8).tolist()
         ratios = rng.choice([1.0, 2.0, 4.0], 4).tolist()
         groups = rng.choice([1, 2, 4, 8], 4).tolist()
-        if all(round(w / b) % g == 0 for w, b, g in zip(widths, ratios, groups)):
+        if all(bottleneck_width(w, b) % g == 0 for w, b, g in zip(widths, ratios, groups)):
             break
     stages = tuple(StageSpec(depth=int(d), width=int(w), bottleneck_ratio=float(b), group_width=int(g))
                    for d, w, b, g in zip(depths, widths, ratios, groups))

@@ -96,14 +96,22 @@ def finished(df: pd.DataFrame, metric: str = "best", source: str | None = None) 
     return done
 
 
-def _loads(text, what: str, where: str):
+def json_cell(text):
+    """A JSON column's cell: parsed text, the object itself, or None for an empty cell; ValueError if unreadable."""
     if isinstance(text, (dict, list)):
         return text
     if text is None or (isinstance(text, float) and math.isnan(text)):
         return None
     try:
         return json.loads(text)
-    except (TypeError, ValueError):
+    except TypeError as e:
+        raise ValueError(str(e)) from None
+
+
+def _loads(text, what: str, where: str):
+    try:
+        return json_cell(text)
+    except ValueError:
         raise DesignspaceError(f"{where}: column {what} is not valid JSON") from None
 
 

@@ -139,7 +139,7 @@ def choose_models(rows, count: int) -> list:
         share[spare[0]] += 1
     chosen = []
     for space in spaces:
-        ordered = sorted(by_space[space], key=lambda r: (r["flops"], r["idx"]))
+        ordered = sorted(by_space[space], key=lambda r: (r["flops"], r["index"]))
         m = share[space]
         chosen += [ordered[int((i + 0.5) * len(ordered) / m)] for i in range(m)]
     return chosen
@@ -173,8 +173,8 @@ def _ensure_runs(store: Store, config: SweepConfig, calibration: CalibrationConf
         for role, replicates in ((REGIME, calibration.seeds), (REFERENCE, 1)):
             for replicate in range(replicates):
                 runs.append({"model": model, "role": role, "replicate": replicate, "space": row["space"],
-                             "index": int(row["idx"]),
-                             "seed": run_seed(config.seed, row["space"], int(row["idx"]), role, replicate)})
+                             "index": int(row["index"]),
+                             "seed": run_seed(config.seed, row["space"], int(row["index"]), role, replicate)})
     store.add_calibration(settings, fingerprint, runs)
 
 
@@ -183,7 +183,7 @@ def calibration_plan(config: SweepConfig, sweep_dir: str, reference_data: DataCo
     def task(row, attempt: int) -> Task:
         reference = row["role"] == REFERENCE
         return Task(key=RunKey("calibration", int(row["position"])),
-                    label=f"calibration {row['role']} {row['space']} #{row['idx']} run {row['replicate'] + 1}",
+                    label=f"calibration {row['role']} {row['space']} #{row['index']} run {row['replicate'] + 1}",
                     spec=NetSpec.from_json(row["spec"]), data=reference_data if reference else config.data,
                     recipe=reference_recipe if reference else config.recipe, seed=int(row["seed"]),
                     run_dir=os.path.abspath(run_dir(sweep_dir, "calibration", row)), attempt=attempt)
@@ -273,7 +273,7 @@ def read_calibration(sweep_dir) -> Calibration | None:
         group = sorted(runs[model], key=lambda r: (r["role"] == REFERENCE, r["replicate"]))
         errors = [math.nan if r["best_error"] is None or r["status"] != Status.DONE else float(r["best_error"])
                   for r in group]
-        models.append(CalibrationModel(space=group[0]["space"], index=int(group[0]["idx"]), flops=int(group[0]["flops"]),
+        models.append(CalibrationModel(space=group[0]["space"], index=int(group[0]["index"]), flops=int(group[0]["flops"]),
                                        regime=tuple(errors[:-1]), reference=errors[-1],
                                        statuses=tuple(Status(r["status"]) for r in group)))
     sizes = sorted(int(s["n"]) for s in config["spaces"])

@@ -269,8 +269,9 @@ _PROFILE_KEYS = _TOP_KEYS + ("n", "space_options")
 def apply_profile(raw: dict, profile: str | None, where: str) -> dict:
     """The sweep file with one of its `profiles` applied (the "one switch" from paper to small scale).
 
-    A profile overrides top-level keys; `data`, `recipe` and `runner` are merged key by key;
-    `n` sets every space's n and `space_options` is merged into every space's options:
+    A profile overrides top-level keys; `data`, `recipe` and `runner` are merged key by key,
+    except a profile recipe that names a `regime`: it starts from that regime, not from the file's
+    recipe; `n` sets every space's n and `space_options` is merged into every space's options:
 
         profiles:
           fashion-mnist: {data: {name: fashion-mnist}, resolution: 28, flops: "1M:2M", n: 20,
@@ -296,7 +297,8 @@ def apply_profile(raw: dict, profile: str | None, where: str) -> dict:
                 _reject_unknown(value, list(value) if isinstance(value, dict) else [], f"{where}: profiles: {profile}: space_options")
                 spaces = [dict(e, options={**(e.get("options") or {}), **value}) for e in spaces]
             out["spaces"] = spaces
-        elif key in ("data", "recipe", "runner") and isinstance(value, dict) and isinstance(out.get(key), dict):
+        elif key in ("data", "recipe", "runner") and isinstance(value, dict) and isinstance(out.get(key), dict) \
+                and not (key == "recipe" and "regime" in value):
             out[key] = {**out[key], **value}
         else:
             out[key] = value

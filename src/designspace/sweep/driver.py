@@ -147,8 +147,8 @@ def sample_rows(config: SweepConfig) -> list[dict]:
 def run_dir(sweep_dir: str, table: str, row) -> str:
     """Where a run trains: runs/<space>/<index> for a sweep model, calibration/<role>/<space>-<index>-<replicate>."""
     if table == "models":
-        return os.path.join(sweep_dir, "runs", row["space"], str(row["idx"]))
-    return os.path.join(sweep_dir, "calibration", row["role"], f"{row['space']}-{row['idx']}-{row['replicate']}")
+        return os.path.join(sweep_dir, "runs", row["space"], str(row["index"]))
+    return os.path.join(sweep_dir, "calibration", row["role"], f"{row['space']}-{row['index']}-{row['replicate']}")
 
 
 @dataclass(frozen=True)
@@ -164,14 +164,14 @@ class RunPlan:
 def interleave_spaces(rows: list) -> list:
     """Round robin over the spaces (index 0 of each, then index 1, ...): partial results and the pace cover all."""
     first_seen = {space: i for i, space in enumerate(dict.fromkeys(r["space"] for r in rows))}
-    return sorted(rows, key=lambda r: (int(r["idx"]), first_seen[r["space"]]))
+    return sorted(rows, key=lambda r: (int(r["index"]), first_seen[r["space"]]))
 
 
 def sweep_plan(config: SweepConfig, sweep_dir: str) -> RunPlan:
     from ..spec import NetSpec
 
     def task(row, attempt: int) -> Task:
-        space, index = row["space"], int(row["idx"])
+        space, index = row["space"], int(row["index"])
         return Task(key=RunKey("models", int(row["position"])), label=f"{space} #{index}",
                     spec=NetSpec.from_json(row["spec"]), data=config.data, recipe=config.recipe,
                     seed=model_seed(config.seed, space, index), attempt=attempt,
@@ -192,10 +192,15 @@ def _recover(store: Store, plan: RunPlan, sweep_dir: str) -> int:
 
 
 class Pace:
-    """The pace measured on this machine: after the first runs, and at each quarter, how long all will take."""
+    """The pace measured on this machine: after the first runs, and at each quarter, how long all will take.
+
+    The pace is taken from the first finished run on, so the workers' start-up (process start,
+    imports, data load) counts once, not once per run.
+    """
 
     def __init__(self, to_train: int, capacity: int):
         self.to_train, self.started, self.done = to_train, time.time(), 0
+        self.first_finished = None
         first = min(to_train, max(4, 2 * capacity, to_train // 10))  # every slot has finished a run twice
         self.milestones = sorted({first} | {to_train * q // 4 for q in (1, 2, 3)} - {0, to_train})
         self.estimate = None  # seconds for all `to_train` runs, as first estimated
@@ -203,6 +208,8 @@ class Pace:
     def finished_one(self) -> bool:
         """Count a finished run; True when a new estimate is due (see `describe`)."""
         self.done += 1
+        if self.first_finished is None:
+            self.first_finished = time.time()
         if self.done not in self.milestones:
             return False
         if self.estimate is None:
@@ -210,7 +217,11 @@ class Pace:
         return True
 
     def current(self) -> float:
-        return (time.time() - self.started) * self.to_train / self.done
+        now = time.time()
+        if self.done < 2:
+            return (now - self.started) * self.to_train / max(self.done, 1)
+        per_run = (now - self.first_finished) / (self.done - 1)
+        return now - self.started + (self.to_train - self.done) * per_run
 
     def describe(self) -> str:
         elapsed, total = time.time() - self.started, self.current()

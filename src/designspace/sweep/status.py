@@ -46,7 +46,7 @@ def sweep_status(sweep_dir) -> dict:
     remaining = totals[Status.PENDING] + totals[Status.RUNNING]
     walls = [w for _, _, w in finished if w is not None]
     best = {space: {"best_error": min(v), "median_error": statistics.median(v)} for space, v in errors.items()}
-    failures = [{"space": r["space"], "index": int(r["idx"]), "attempts": int(r["attempts"]),
+    failures = [{"space": r["space"], "index": int(r["index"]), "attempts": int(r["attempts"]),
                  "last_error": r["last_error"]} for r in rows if r["status"] == Status.FAILED]
     return {"sweep": name, "dir": os.fspath(sweep_dir), "fingerprint": fingerprint, "total": len(rows),
             "counts": totals, "by_space": by_space, "driver_running": driver_active(os.fspath(sweep_dir)),

@@ -235,15 +235,18 @@ class Store:
 
     # ---- reads ---------------------------------------------------------------------------------
     def rows(self, table: str = "models", status=None) -> list[sqlite3.Row]:
-        """Rows of a table in creation order, optionally only those in `status` (one or a tuple)."""
+        """Rows of a table in creation order, optionally only those in `status` (one or a tuple).
+
+        A model's number within its space is `row["index"]` (the SQL column is `idx`: INDEX is an SQL word).
+        """
         table = _table(table)
         if table == "calibration" and not self.has_table(table):
             return []
         if status is None:
-            return self.conn.execute(f"SELECT * FROM {table} ORDER BY position").fetchall()
+            return self.conn.execute(f'SELECT *, idx AS "index" FROM {table} ORDER BY position').fetchall()
         statuses = tuple(str(s) for s in ((status,) if isinstance(status, (str, Status)) else status))
         marks = ",".join("?" * len(statuses))
-        return self.conn.execute(f"SELECT * FROM {table} WHERE status IN ({marks}) ORDER BY position",
+        return self.conn.execute(f'SELECT *, idx AS "index" FROM {table} WHERE status IN ({marks}) ORDER BY position',
                                  statuses).fetchall()
 
     def counts(self, table: str = "models") -> dict:
@@ -272,7 +275,7 @@ def read_results(sweep_dir):
     for r in rows:
         done = r["status"] == Status.DONE
         records.append({
-            "sweep": name, "space": r["space"], "index": int(r["idx"]), "status": r["status"],
+            "sweep": name, "space": r["space"], "index": int(r["index"]), "status": r["status"],
             "spec": r["spec"], "values": r["values_json"], "flops": int(r["flops"]), "params": int(r["params"]),
             "acts": int(r["acts"]), "resolution": int(r["resolution"]),
             "best_error": _nan_if_none(r["best_error"]) if done else math.nan,

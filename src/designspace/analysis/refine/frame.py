@@ -12,13 +12,11 @@ sampled values (as in `model_metrics`).
 """
 from __future__ import annotations
 
-import json
-import math
 
 import numpy as np
 import pandas as pd
 
-from ..table import finished, model_metrics
+from ..table import finished, json_cell, model_metrics
 
 FIT_COLUMNS = ("e_fit", "fit_w0", "fit_wa", "fit_wm")
 
@@ -41,13 +39,9 @@ def stage_values(frame: pd.DataFrame, letter: str) -> np.ndarray:
 
 
 def _parsed(text):
-    if isinstance(text, (dict, list)):
-        return text
-    if text is None or (isinstance(text, float) and math.isnan(text)):
-        return None
     try:
-        return json.loads(text)
-    except (TypeError, ValueError):
+        return json_cell(text)
+    except ValueError:
         return None  # model_metrics already rejected an unreadable spec; values are optional
 
 
