@@ -1,4 +1,5 @@
 """The main job: `designspace demo` end to end (small), interrupted with SIGKILL and resumed."""
+import math
 import os
 import signal
 import sqlite3
@@ -115,7 +116,11 @@ def test_no_sampled_model_ends_near_chance_in_the_demo_regime(tmp_path):
 @pytest.mark.slow
 @needs_fashion_mnist
 def test_a_run_on_another_thread_count_lands_within_the_seed_noise(tmp_path):
-    """Other floating-point sums (as on another machine): the same sampled model, an error within ~3 seed noises."""
+    """Other floating-point sums (as on another machine): the same sampled models, errors within the seed noise.
+
+    The bound is 3 standard deviations of the difference of two runs at the demo's calibrated seed noise
+    (0.56 points, docs/regime.md): 3 * sqrt(2) * 0.56 = 2.4 points.
+    """
     from designspace.sweep.driver import model_seed, sample_rows
     from designspace.spec import NetSpec
     from designspace.train import train
@@ -123,11 +128,12 @@ def test_a_run_on_another_thread_count_lands_within_the_seed_noise(tmp_path):
     config = demo_config("fashion-mnist", n=2)
     rows = sample_rows(config)
     assert rows == sample_rows(demo_config("fashion-mnist", n=2))  # the same models, every time
+    pairs = []
     for row in rows[:2]:
         spec, seed = NetSpec.from_json(row["spec"]), model_seed(config.seed, row["space"], row["index"])
-        errors = [train(spec, config.data, config.recipe, device="cpu", threads=threads, seed=seed,
-                        progress=False).best_error for threads in (1, 2)]
-        assert abs(errors[0] - errors[1]) < 1.5, (row["space"], errors)
+        pairs.append([train(spec, config.data, config.recipe, device="cpu", threads=threads, seed=seed,
+                            progress=False).best_error for threads in (1, 2)])
+    assert all(abs(one - two) < 3 * math.sqrt(2) * 0.56 for one, two in pairs), pairs
 
 
 def test_timing_line_compares_the_estimate_with_the_actual_time():
