@@ -90,9 +90,10 @@ def main() -> None:
     specs = [json.loads(r["spec"]) for r in rows]
     regimes = {"previous": PREVIOUS,
                "new": {"data": config.data.to_dict(), "recipe": config.recipe.to_dict()}}
-    jobs = [] if args.reference_from else [
-        ("reference", m, 0, specs[m], ref_data.to_dict(), ref_recipe.to_dict()) for m in range(len(specs))
-        for ref_data, ref_recipe in [reference_regime(config, _reference_changes(args))]]
+    jobs = []
+    if not args.reference_from:
+        ref_data, ref_recipe = reference_regime(config, _reference_changes(args))
+        jobs = [("reference", m, 0, specs[m], ref_data.to_dict(), ref_recipe.to_dict()) for m in range(len(specs))]
     jobs += [(name, m, seed, specs[m], r["data"], r["recipe"]) for seed in range(args.seeds)
              for name, r in regimes.items() for m in range(len(specs))]
     print(f"{len(specs)} models from {', '.join(s.name for s in config.spaces)} ({config.spaces[0].flops} flops); "

@@ -1,4 +1,4 @@
-"""The quantized linear fit (DESIGN section 6) and `designspace fit`."""
+"""The quantized linear fit (docs/design.md, Analysis) and `designspace fit`."""
 import json
 
 import numpy as np

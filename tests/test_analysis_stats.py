@@ -1,4 +1,4 @@
-"""Statistics of DESIGN section 6 against hand-computed answers and scipy."""
+"""Statistics of docs/design.md, Analysis against hand-computed answers and scipy."""
 import numpy as np
 import pytest
 from scipy import stats as sps

@@ -1,4 +1,4 @@
-"""Analytic complexity: DESIGN section 3 reference values and agreement with real modules."""
+"""Analytic complexity: the paper's reference values (docs/design.md, Complexity) and agreement with real modules."""
 import numpy as np
 import pytest
 import torch
@@ -9,7 +9,7 @@ from designspace.complexity import Cx
 from designspace.spec import NetSpec, StageSpec
 from designspace.zoo import MODELS
 
-REFERENCE = {  # DESIGN section 3, 224x224, 1000 classes
+REFERENCE = {  # the paper's values, 224x224, 1000 classes
     "RegNetX-200MF": (199_040_872, 2_684_792, 2_164_056, [24, 56, 152, 368], [1, 1, 4, 7]),
     "RegNetX-400MF": (397_678_568, 5_157_512, 3_143_272, [32, 64, 160, 384], [1, 2, 7, 12]),
     "RegNetY-800MF": (797_183_328, 6_263_168, 5_249_888, [64, 128, 320, 768], [1, 3, 8, 2]),

@@ -1,5 +1,5 @@
 # Baseline: designspace/analysis/fit.py as it was before the report speed-up (see __init__.py).
-"""The quantized linear fit of DESIGN section 6.
+"""The quantized linear fit of docs/design.md, Analysis.
 
 Given a network's per-block widths w_j (j < d), find the (w0, wa, wm) whose
 quantized linear widths u'_j (the `designspace.regnet.quantized_linear` rule:

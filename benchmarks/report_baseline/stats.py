@@ -1,5 +1,5 @@
 # Baseline: designspace/analysis/stats.py as it was before the report speed-up (see __init__.py).
-"""Statistics for comparing design spaces (DESIGN section 6), on plain numpy arrays.
+"""Statistics for comparing design spaces (docs/design.md, Analysis), on plain numpy arrays.
 
     >>> import numpy as np
     >>> from designspace.analysis import stats

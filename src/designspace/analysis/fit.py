@@ -1,4 +1,4 @@
-"""The quantized linear fit of DESIGN section 6.
+"""The quantized linear fit (docs/design.md, Analysis).
 
 Given a network's per-block widths w_j (j < d), find the (w0, wa, wm) whose
 quantized linear widths u'_j (the `designspace.regnet.quantized_linear` rule:

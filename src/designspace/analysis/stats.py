@@ -1,4 +1,4 @@
-"""Statistics for comparing design spaces (DESIGN section 6), on plain numpy arrays.
+"""Statistics for comparing design spaces (docs/design.md, Analysis), on plain numpy arrays.
 
     >>> import numpy as np
     >>> from designspace.analysis import stats
