@@ -8,7 +8,8 @@ Both regimes train the same models (taken from the demo's sweep: its spaces and 
 band, spread as `designspace calibrate` spreads them), each `--seeds` times, so the comparison
 isolates the recipe and the data sizes (the previous demo also sampled another band, 1M-2M); one reference run
 per model (the new regime's recipe, `--reference-epochs` epochs on the full training and test
-sets) is the ranking both are judged against. Printed per regime: the error of each model, the seed noise, Spearman's rho against
+sets), or with `--reference-from` the mean of the calibration's reference runs, is the ranking
+both are judged against. Printed per regime: the error of each model, the seed noise, Spearman's rho against
 the reference, CPU-seconds per model, models per hour on this machine (2 at a time, one thread
 each), and rho per CPU-minute; then the new/previous ratios. Runs for tens of minutes on 2 cores.
 """
@@ -67,8 +68,9 @@ def _models_and_reference(config, args):
     by_key = {(r["space"], r["index"]): r for r in rows}
     chosen = [by_key[(m.space, m.index)] for m in calibration.models]
     epochs = calibration.settings["reference"]["recipe"]["epochs"]
+    runs = min(len(m.references) for m in calibration.models)
     return (chosen, np.array([m.reference for m in calibration.models], dtype=float),
-            f"{epochs} epochs, full set, from the calibration in {args.reference_from}")
+            f"{epochs} epochs, full set, mean of {runs} runs, from the calibration in {args.reference_from}")
 
 
 def main() -> None:

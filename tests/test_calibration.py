@@ -35,7 +35,28 @@ def test_statistics_equal_hand_computed_values():
     assert stats.model_spread == pytest.approx(math.sqrt(105.25))
     assert stats.spread_to_noise == pytest.approx(math.sqrt(105.25) / math.sqrt(7 / 3))
     assert (stats.models, stats.seeds) == (3, 2)
-    assert stats.verdict.startswith("not a valid proxy") and "rho 0.50 < 0.8" in stats.verdict
+    assert stats.verdict.startswith("not a valid proxy") and "rho 0.500 < 0.8" in stats.verdict
+
+
+def test_repeated_reference_runs_give_their_mean_noise_and_agreement():
+    # Two reference seeds: means 5, 9, 7 (the ranking judged against); within-model deviations 1, 1, 2 -> pooled
+    # sqrt((2 + 2 + 8) / 3) = 2; seed 1 ranks 1, 3, 2 and seed 2 ranks 1, 3, 2 -> rho 1.
+    runs = np.array([[4.0, 6.0], [8.0, 10.0], [5.0, 9.0]])
+    stats = cal.calibration_stats(REGIME, runs, n_per_space=(20, 20))
+    single = cal.calibration_stats(REGIME, REFERENCE, n_per_space=(20, 20))
+    assert stats.spearman.value == single.spearman.value == pytest.approx(0.5)
+    assert stats.reference_seeds == 2 and stats.reference_noise == pytest.approx(2.0)
+    assert stats.reference_agreement == pytest.approx(1.0)
+    # Three seeds ranking 1 2 3, 1 2 3 and 3 2 1: the mean over the three pairs of seeds (rho 1, -1, -1).
+    three = np.array([[1.0, 1.0, 3.0], [2.0, 2.0, 2.0], [3.0, 3.0, 1.0]])
+    assert cal.calibration_stats(REGIME, three).reference_agreement == pytest.approx(-1 / 3)
+    assert single.reference_seeds == 1 and math.isnan(single.reference_noise)
+    assert math.isnan(single.reference_agreement)
+    # A failing rho is blamed on the reference too only when its own runs agree below the bar.
+    # Means 5, 9, 7 again, but seed 1 ranks 2, 3, 1 and seed 2 ranks 1.5, 1.5, 3: rho -1.5 / sqrt(2 * 1.5).
+    noisy = cal.calibration_stats(REGIME, np.array([[5.0, 5.0], [13.0, 5.0], [3.0, 11.0]])).verdict
+    assert "rho 0.500 < 0.8" in noisy and "the reference's own runs agree with each other only at rho -0.866" in noisy
+    assert "reference's own runs" not in stats.verdict and "reference's own runs" not in single.verdict
 
 
 def test_rank_statistics_match_scipy_with_ties_and_in_batches():
@@ -83,14 +104,17 @@ def test_calibrate_end_to_end_resumes_and_reports(tmp_path, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "seed noise (pooled within-model SD)" in text and "verdict:" in text and "Spearman rho" in text
+    assert "the reference's own seed noise" in text
     calibration = read_calibration(out)
-    assert len(calibration.models) == 4 and calibration.counts == {"done": 12}
+    assert len(calibration.models) == 4 and calibration.counts == {"done": 16}  # 2 regime + 2 reference runs each
     assert {m.space for m in calibration.models} == {"anynetx_a", "regnetx"}
-    assert all(len(m.regime) == 2 and m.complete for m in calibration.models)
+    assert all(len(m.regime) == 2 and len(m.references) == 2 and m.complete for m in calibration.models)
+    assert all(m.reference == pytest.approx(sum(m.references) / 2) for m in calibration.models)
     assert calibration.settings["reference"]["recipe"]["epochs"] == 4  # 4x the regime's single epoch
     stats = cal.stats_of(calibration)
     errors = np.array([m.regime for m in calibration.models])
     assert stats.seed_noise == pytest.approx(cal.seed_noise(errors))
+    assert stats.reference_noise == pytest.approx(cal.seed_noise(np.array([m.references for m in calibration.models])))
     assert stats.n_per_space == (3, 3)
     # The sweep's own models are untouched (pending) and the sweep runs afterwards in the same directory.
     store = Store.open_existing(out, readonly=True)
@@ -101,7 +125,7 @@ def test_calibrate_end_to_end_resumes_and_reports(tmp_path, capsys):
     again = json.loads(capsys.readouterr().out)
     assert again["stats"]["seed_noise"] == pytest.approx(stats.seed_noise)
     run_dirs = list((out / "calibration").glob("*/*"))
-    assert len(run_dirs) == 12 and all(len(starts(d)) == 1 for d in run_dirs)
+    assert len(run_dirs) == 16 and all(len(starts(d)) == 1 for d in run_dirs)
     assert main(["sweep", "run", str(sweep_file), "--out", str(out), "--no-progress"]) == 0
     capsys.readouterr()
     report = tmp_path / "r.html"
@@ -118,6 +142,7 @@ def test_bad_calibrations_exit_2_and_change_nothing(tmp_path, capsys):
     out = tmp_path / "out"
     base = ["calibrate", str(sweep_file), "--out", str(out), "--no-progress"]
     for extra, needle in ((["--models", "2"], "at least 3"), (["--seeds", "1"], "at least 2"),
+                          (["--reference-seeds", "0"], "--reference-seeds must be at least 1"),
                           (["--reference", "epochs=1"], "not longer"),
                           (["--reference", "epochs=1", "train_subset=8"], "not longer"),
                           (["--reference", "colour=red"], "not a data or recipe field"),
@@ -137,6 +162,31 @@ def test_bad_calibrations_exit_2_and_change_nothing(tmp_path, capsys):
     assert (out / "results.db").read_bytes() == before
 
 
+def test_a_stored_calibration_grows_to_more_seeds_without_retraining(tmp_path, capsys):
+    sweep_file = tiny_sweep(tmp_path)
+    out = tmp_path / "out"
+    base = ["calibrate", str(sweep_file), "--out", str(out), "--models", "3", "--no-progress"]
+    assert main(base + ["--seeds", "2", "--reference-seeds", "1"]) == 0
+    first = {(m.space, m.index): m for m in read_calibration(out).models}
+    assert read_calibration(out).finished == {"regime": 6, "reference": 3}  # what an estimate leaves out
+    assert main(base + ["--seeds", "3", "--reference-seeds", "2"]) == 0
+    grown = read_calibration(out)
+    assert grown.counts == {"done": 15} and grown.settings["seeds"] == 3 and grown.settings["reference_seeds"] == 2
+    for m in grown.models:  # the first runs are kept as they were; each run directory trained once
+        assert m.regime[:2] == first[(m.space, m.index)].regime
+        assert m.references[:1] == first[(m.space, m.index)].references
+    assert all(len(starts(d)) == 1 for d in (out / "calibration").glob("*/*"))
+    capsys.readouterr()
+    for fewer in (["--seeds", "2"], ["--reference-seeds", "1"]):  # fewer than stored: the stored runs, all of them
+        assert main(base + fewer) == 0
+        assert "3 models x 3 seeds in the regime, 2 times each in the reference" in capsys.readouterr().out
+    assert read_calibration(out).counts == {"done": 15}
+    before = (out / "results.db").read_bytes()
+    assert main(base + ["--reference", "epochs=3"]) == 2
+    assert "reference differ" in capsys.readouterr().err
+    assert (out / "results.db").read_bytes() == before
+
+
 def test_reference_defaults_and_overrides(tmp_path):
     config = load_sweep_file(tiny_sweep(tmp_path))
     data, recipe = reference_regime(config)
@@ -149,7 +199,8 @@ def test_reference_defaults_and_overrides(tmp_path):
 def test_a_calibration_killed_midway_resumes_without_repeating_runs(tmp_path):
     sweep_file = write_sweep(tmp_path, sweep_yaml(n=(3, 3), epochs=2, train_subset=30, test_subset=4))
     out = tmp_path / "out"
-    cmd = ("calibrate", str(sweep_file), "--out", str(out), "--models", "4", "--seeds", "2", "--no-progress")
+    cmd = ("calibrate", str(sweep_file), "--out", str(out), "--models", "4", "--seeds", "2", "--reference-seeds", "1",
+           "--no-progress")
     with stopped_at_exit(start_driver(sweep_file, out, prefix=(), command=cmd)) as driver:
         def some_done():
             try:
@@ -181,7 +232,7 @@ def test_a_tiny_calibration_on_real_fashion_mnist(tmp_path, capsys):
                                                   data="fashion-mnist", recipe=SMALL_IMAGES))
     out = tmp_path / "out"
     assert main(["calibrate", str(sweep_file), "--out", str(out), "--models", "3", "--seeds", "2", "--no-progress",
-                 "--reference", "epochs=3", "train_subset=80"]) == 0
+                 "--reference-seeds", "1", "--reference", "epochs=3", "train_subset=80"]) == 0
     assert "verdict:" in capsys.readouterr().out
     calibration = read_calibration(out)
     assert calibration.counts == {"done": 9} and calibration.regime["data"]["root"] == FASHION

@@ -229,19 +229,25 @@ def run_demo(preset="fashion-mnist", out=None, n=None, epochs=None, data_dir=Non
 
 def run_demo_calibration(preset="fashion-mnist", out=None, n=None, epochs=None, data_dir=None, synthetic=False,
                          runner=None, slots=None, device=None, progress=True, seed=0, echo=print, all_spaces=False,
-                         models: int = 12, seeds: int = 3, reference=None):
+                         models: int = 12, seeds: int = 3, reference_seeds: int = 2, reference=None):
     """Calibrate the demo's regime in its sweep directory (`designspace demo --calibrate`)."""
     from .analysis.calibration import format_calibration
-    from .sweep.calibrate import CalibrationConfig, calibrate, reference_regime
+    from .sweep.calibrate import CalibrationConfig, calibrate, read_calibration, reference_regime
 
-    settings = CalibrationConfig(models=models, seeds=seeds)
+    settings = CalibrationConfig(models=models, seeds=seeds, reference_seeds=reference_seeds)
     config = demo_config(preset, n, epochs, data_dir, synthetic, runner, slots, device, seed, all_spaces)
     out = os.fspath(out or os.path.join("runs", config.name))
     reference_data, reference_recipe = reference_regime(config, reference)
     _, rate = PRESETS[preset]["rate"]
-    passes = models * (seeds * image_passes(config.data, config.recipe) + image_passes(reference_data, reference_recipe))
-    echo(f"designspace demo --calibrate: {models} models x {seeds} seeds of the demo's regime and one run each "
-         f"{reference_recipe.epochs} epochs on the full set; {passes:.3g} image passes, about "
+    runs = {"regime": models * seeds, "reference": models * reference_seeds}
+    stored = read_calibration(out) if os.path.exists(os.path.join(out, "results.db")) else None
+    for role, done in (stored.finished if stored else {}).items():
+        runs[role] = max(runs[role] - done, 0)  # resuming or growing a stored calibration: only the rest trains
+    passes = (runs["regime"] * image_passes(config.data, config.recipe)
+              + runs["reference"] * image_passes(reference_data, reference_recipe))
+    echo(f"designspace demo --calibrate: {models} models, each {seeds} times in the demo's regime and "
+         f"{reference_seeds} times in the reference ({reference_recipe.epochs} epochs on the full set); "
+         f"{runs['regime'] + runs['reference']} runs to train, {passes:.3g} image passes, about "
          f"{_hours(passes / rate / 3600)} at an assumed {rate:,.0f} images/s; sweep directory {out}")
     calibration = calibrate(config, out, settings, reference=reference, progress=progress)
     text = format_calibration(calibration)

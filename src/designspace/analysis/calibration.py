@@ -7,13 +7,19 @@
     >>> round(stats.seed_noise, 3), round(stats.spearman.value, 3)
     (0.384, 1.0)
 
-A calibration trains M models S times each in the regime (different training seeds) and once
-in a longer reference regime. The regime measures architecture, not noise, when
+A calibration trains M models S times each in the regime (different training seeds) and R times
+in a longer reference regime; the reference ranking is the models' mean reference error. The
+regime measures architecture, not noise, when
 
 - the seed noise (pooled within-model standard deviation) is small next to the spread between
   models: the intraclass correlation ICC(1) is high;
 - the ranking of the models by their mean regime error agrees with their ranking by reference
   error: Spearman's rho and Kendall's tau are high (intervals: bootstrap over models).
+
+With R >= 2 the reference's own seed noise, and the agreement of its seeds with each other
+(mean Spearman rho over pairs of reference seeds), say how far a single reference run is from
+the ranking it stands for: no regime can be expected to agree with one reference run better
+than another reference run does.
 
 The detectable shift answers "how large a difference between two spaces can a sweep of this
 size see": the location shift of a normal error distribution (variance of one run of a random
@@ -58,6 +64,9 @@ class CalibrationStats:
     icc: float                  # ICC(1): share of a single run's variance that belongs to the model
     spearman: Interval
     kendall: Interval
+    reference_seeds: int
+    reference_noise: float      # pooled within-model SD of the reference runs (NaN with one reference seed)
+    reference_agreement: float  # mean Spearman rho between pairs of reference seeds (NaN with one)
     n_per_space: tuple
     ks_critical: float          # the KS statistic a sweep of n_per_space needs to reject at 5%
     detectable_shift: float     # the smallest location shift of the error EDF that reaches it, in points
@@ -137,25 +146,34 @@ def noise_floor(seed_noise_sd: float, n1: int, n2: int) -> float:
     return Z_95 * MEDIAN_EFFICIENCY * seed_noise_sd * math.sqrt(1 / n1 + 1 / n2)
 
 
-def verdict(rho: float, icc: float, models: int) -> str:
-    """One line: is the regime a valid proxy, judged by MIN_RHO and MIN_ICC."""
+def verdict(rho: float, icc: float, models: int, reference_agreement: float = float("nan")) -> str:
+    """One line: is the regime a valid proxy, judged by MIN_RHO and MIN_ICC. When the reference's own runs
+    rank the models no better than MIN_RHO, a low rho may be the reference's noise, and the line says so."""
     if not (math.isfinite(rho) and math.isfinite(icc)):
         return "no verdict: the models' errors do not vary, so there is nothing to rank"
-    ranks = f"Spearman rho {rho:.2f} {'>=' if rho >= MIN_RHO else '<'} {MIN_RHO}"
-    share = f"ICC {icc:.2f} {'>=' if icc >= MIN_ICC else '<'} {MIN_ICC}"
+    ranks = f"Spearman rho {rho:.3f} {'>=' if rho >= MIN_RHO else '<'} {MIN_RHO}"  # 3 places: 0.797 is not 0.8
+    share = f"ICC {icc:.3f} {'>=' if icc >= MIN_ICC else '<'} {MIN_ICC}"
     if rho >= MIN_RHO and icc >= MIN_ICC:
         return f"valid proxy on {models} models: it ranks them as the reference does ({ranks}) and the model, " \
                f"not the seed, sets the error ({share})"
     failed = [text for ok, text in ((rho >= MIN_RHO, ranks), (icc >= MIN_ICC, share)) if not ok]
+    if rho < MIN_RHO and reference_agreement < MIN_RHO:
+        failed.append(f"but the reference's own runs agree with each other only at rho {reference_agreement:.3f}: "
+                      "more models or --reference-seeds would tell the regime's error from the reference's")
     return f"not a valid proxy on {models} models: {'; '.join(failed)}"
 
 
 def calibration_stats(regime, reference, n_per_space=(20, 20), repeats: int = 2000, seed: int = 0) -> CalibrationStats:
-    """The calibration's statistics from regime errors (models x seeds) and reference errors (models)."""
+    """The calibration's statistics from regime errors (models x seeds) and reference errors (models, or
+    models x reference seeds)."""
     e = _matrix(regime)
-    ref = np.asarray(reference, dtype=np.float64).reshape(-1)
-    if ref.size != e.shape[0] or not np.isfinite(ref).all():
-        raise DesignspaceError(f"calibration: {e.shape[0]} models need {e.shape[0]} finite reference errors")
+    runs = np.asarray(reference, dtype=np.float64)
+    runs = runs.reshape(-1, 1) if runs.ndim == 1 else runs
+    if runs.ndim != 2 or runs.shape[0] != e.shape[0] or runs.shape[1] < 1 or not np.isfinite(runs).all():
+        raise DesignspaceError(f"calibration: {e.shape[0]} models need {e.shape[0]} finite reference errors each")
+    ref = runs.mean(axis=1)
+    repeated = runs.shape[1] >= 2
+    pairs = [(i, j) for i in range(runs.shape[1]) for j in range(i + 1, runs.shape[1])]
     means = e.mean(axis=1)
     noise = seed_noise(e)
     spread = float(np.std(means, ddof=1))
@@ -165,12 +183,15 @@ def calibration_stats(regime, reference, n_per_space=(20, 20), repeats: int = 20
     n1, n2 = (int(n) for n in n_per_space)
     rho = bootstrap_interval(spearman, means, ref, repeats, seed=seed)
     tau = bootstrap_interval(kendall, means, ref, repeats, seed=seed)
+    agreement = float(np.mean([spearman(runs[:, i], runs[:, j]) for i, j in pairs])) if repeated else float("nan")
     return CalibrationStats(
         models=int(e.shape[0]), seeds=int(e.shape[1]), seed_noise=noise, model_spread=spread,
         spread_to_noise=spread / noise if noise > 0 else float("inf"), icc=icc, spearman=rho, kendall=tau,
+        reference_seeds=int(runs.shape[1]), reference_noise=seed_noise(runs) if repeated else float("nan"),
+        reference_agreement=agreement,
         n_per_space=(n1, n2), ks_critical=ks_critical(n1, n2),
         detectable_shift=detectable_shift(math.sqrt(between + noise ** 2), n1, n2),
-        verdict=verdict(rho.value, icc, int(e.shape[0])))
+        verdict=verdict(rho.value, icc, int(e.shape[0]), agreement))
 
 
 def _matrix(errors) -> np.ndarray:
@@ -189,7 +210,7 @@ def stats_of(calibration) -> CalibrationStats | None:
     complete = calibration.complete
     if len(complete) < 3:
         return None
-    return calibration_stats(np.array([m.regime for m in complete]), np.array([m.reference for m in complete]),
+    return calibration_stats(np.array([m.regime for m in complete]), np.array([m.references for m in complete]),
                              n_per_space=calibration.n_per_space)
 
 
@@ -209,28 +230,36 @@ def describe_regime(data: dict, recipe: dict) -> str:
 def format_calibration(calibration) -> str:
     """The terminal view: the runs per model, the statistics, the verdict."""
     reference = calibration.settings["reference"]
+    repeats = calibration.settings["reference_seeds"]
+    runs = "once each" if repeats == 1 else f"{repeats} times each"
     lines = [f"calibration of {calibration.sweep!r} in {calibration.sweep_dir}: {len(calibration.models)} models x "
-             f"{calibration.settings['seeds']} seeds in the regime, once each in the reference",
+             f"{calibration.settings['seeds']} seeds in the regime, {runs} in the reference",
              f"  regime:    {describe_regime(calibration.regime['data'], calibration.regime['recipe'])}",
              f"  reference: {describe_regime(reference['data'], reference['recipe'])}",
              f"  runs: {', '.join(f'{n} {s}' for s, n in sorted(calibration.counts.items()))}", "",
-             f"  {'model':18s} {'flops':>7s}  {'regime error per seed':>26s} {'mean':>6s} {'reference':>9s}"]
+             f"  {'model':18s} {'flops':>7s}  {'regime error per seed':>26s} {'mean':>6s}"
+             + (f" {'reference per seed':>20s}" if repeats > 1 else "") + f" {'reference':>9s}"]
     for m in calibration.models:
         mean = _error(float(np.mean(m.regime))) if m.complete else "-"
+        per_seed = f" {' '.join(_error(e) for e in m.references):>20s}" if repeats > 1 else ""
         lines.append(f"  {m.space + ' #' + str(m.index):18s} {m.flops / 1e6:6.2f}M  "
-                     f"{' '.join(_error(e) for e in m.regime):>26s} {mean:>6s} {_error(m.reference):>9s}")
+                     f"{' '.join(_error(e) for e in m.regime):>26s} {mean:>6s}{per_seed} {_error(m.reference):>9s}")
     s = stats_of(calibration)
     if s is None:
         return "\n".join(lines + ["", "  statistics: need at least 3 models with every run done; rerun the same "
                                        "command to continue"])
     n1, n2 = s.n_per_space
+    against = "vs reference" if s.reference_seeds == 1 else "vs mean reference"
     lines += ["",
               f"  seed noise (pooled within-model SD):      {s.seed_noise:.2f} points of test error",
               f"  spread between models (SD of the means):  {s.model_spread:.2f} points",
               f"  spread / noise: {s.spread_to_noise:.2f};  ICC(1): {s.icc:.3f}",
-              f"  Spearman rho vs reference: {s.spearman}  (95% bootstrap interval over models)",
-              f"  Kendall tau vs reference:  {s.kendall}",
-              f"  smallest EDF shift detectable at 5% with {n1} and {n2} models per space: {s.detectable_shift:.2f} "
+              f"  Spearman rho {against}: {s.spearman}  (95% bootstrap interval over models)",
+              f"  Kendall tau {against}:  {s.kendall}"]
+    if s.reference_seeds > 1:
+        lines.append(f"  the reference's own seed noise: {s.reference_noise:.2f} points; its seeds agree with each "
+                     f"other at Spearman rho {s.reference_agreement:.3f}")
+    lines += [f"  smallest EDF shift detectable at 5% with {n1} and {n2} models per space: {s.detectable_shift:.2f} "
               f"points (KS critical D {s.ks_critical:.3f})",
               f"  verdict: {s.verdict}"]
     if s.models < len(calibration.models):

@@ -347,19 +347,20 @@ def runtime_figure(records, models: dict) -> str:
 
 
 def calibration_figure(calibration) -> str:
-    """Regime mean error (bars: the seeds' range) against the reference error, one point per model."""
+    """Regime mean error against mean reference error (bars: the seeds' range), one point per model."""
     fig, ax = _subplots(figsize=(5.6, 4.4))
     spaces = list(dict.fromkeys(m.space for m in calibration.models))
     for i, space in enumerate(spaces):
         models = [m for m in calibration.models if m.space == space and m.complete]
         if not models:
             continue
-        runs = np.array([m.regime for m in models])
-        mean = runs.mean(axis=1)
-        ax.errorbar(mean, [m.reference for m in models], xerr=[mean - runs.min(axis=1), runs.max(axis=1) - mean],
+        runs, references = np.array([m.regime for m in models]), np.array([m.references for m in models])
+        mean, reference = runs.mean(axis=1), references.mean(axis=1)
+        ax.errorbar(mean, reference, xerr=[mean - runs.min(axis=1), runs.max(axis=1) - mean],
+                    yerr=[reference - references.min(axis=1), references.max(axis=1) - reference],
                     fmt="o", ms=5, capsize=2, color=color(i), label=_text(space))
     ax.set_xlabel("regime error, mean over seeds (bars: min..max) [%]")
-    ax.set_ylabel("reference error [%]")
+    ax.set_ylabel("reference error, mean over seeds [%]")
     from .calibration import stats_of
 
     stats_ = stats_of(calibration)

@@ -3,6 +3,7 @@
     designspace calibrate examples/paper/a_vs_b.yaml --profile fashion-mnist       # 12 models x 3 seeds
     designspace calibrate SWEEP.yaml --models 16 --seeds 2 --reference epochs=8 train_subset=all
     designspace calibrate SWEEP.yaml --out sweeps/a_vs_b --json
+    designspace calibrate SWEEP.yaml --reference-seeds 3     # grow a stored calibration: only the new runs train
 
 The runs are stored in the sweep directory (default sweeps/<sweep name>) beside the sweep's
 own results; run the same command again to resume. See designspace.sweep.calibrate.
@@ -31,7 +32,7 @@ def run(args) -> int:
     from ..analysis.calibration import calibration_json, format_calibration, stats_of
     from ..sweep.calibrate import CalibrationConfig, calibrate
 
-    settings = CalibrationConfig(models=args.models, seeds=args.seeds)  # bad counts fail before the file is read
+    settings = CalibrationConfig(models=args.models, seeds=args.seeds, reference_seeds=args.reference_seeds)  # bad counts fail before the file is read
     config = load_sweep_file(args.sweep_file, profile=args.profile)
     if args.runner:
         config = config.with_runner(args.runner)
@@ -53,6 +54,9 @@ def register(sub) -> None:
     p.add_argument("--models", type=int, default=12, help="models to calibrate on (default 12, at least 3)")
     p.add_argument("--seeds", type=int, default=3, help="training seeds per model in the regime (default 3, "
                                                          "at least 2)")
+    p.add_argument("--reference-seeds", type=int, default=2,
+                   help="runs per model in the reference regime, judged by their mean (default 2); a stored "
+                        "calibration grows to more seeds or reference seeds without retraining its runs")
     p.add_argument("--reference", nargs="+", metavar="KEY=VALUE",
                    help="the reference regime: data or recipe fields over the default of 4x the epochs on the full "
                         "training and test sets (e.g. epochs=8 train_subset=all)")

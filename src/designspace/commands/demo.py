@@ -23,6 +23,7 @@ def run(args) -> int:
         from .calibrate import parse_overrides
 
         calibration = run_demo_calibration(**common, models=args.models, seeds=args.seeds,
+                                           reference_seeds=args.reference_seeds,
                                            reference=parse_overrides(args.reference))
         from ..analysis.calibration import stats_of
 
@@ -49,6 +50,8 @@ def register(sub) -> None:
                    help="instead of the sweep: calibrate the demo's regime (seeds, reference, rank agreement)")
     p.add_argument("--models", type=int, default=12, help="with --calibrate: models (default 12)")
     p.add_argument("--seeds", type=int, default=3, help="with --calibrate: seeds per model (default 3)")
+    p.add_argument("--reference-seeds", type=int, default=2,
+                   help="with --calibrate: reference runs per model, judged by their mean (default 2)")
     p.add_argument("--reference", nargs="+", metavar="KEY=VALUE",
                    help="with --calibrate: the reference regime (default: 4x the epochs, full data)")
     p.add_argument("--data-dir", metavar="DIR", help="where the data set lives (default: its standard location)")

@@ -5,8 +5,10 @@
     designspace demo --calibrate                                                       # the demo's regime
 
 M models are taken from the sweep's own samples, spread over its spaces and its complexity
-band. Each trains S times in the sweep's regime (S training seeds) and once in a reference
-regime: by default 4x the epochs on the full training and test sets. The runs are a table of
+band. Each trains S times in the sweep's regime (S training seeds) and R times in a reference
+regime (by default 4x the epochs on the full training and test sets, R = 2): the ranking the
+regime is judged against is the mean of the R reference runs, since one reference run carries
+seed noise of its own, and the R runs measure that noise. The runs are a table of
 the sweep directory's store, trained by the same driver and runners as the sweep, so a
 calibration is crash-safe and resumes. designspace.analysis.calibration turns the finished runs
 into the seed noise, the spread between models, ICC, Spearman's rho and Kendall's tau against
@@ -33,16 +35,18 @@ from .task import RunKey, Task
 
 REGIME, REFERENCE = "regime", "reference"
 REFERENCE_EPOCH_FACTOR = 4
-MIN_MODELS, MIN_SEEDS = 3, 2
+MIN_MODELS, MIN_SEEDS, MIN_REFERENCE_SEEDS = 3, 2, 1
+COUNTS = ("seeds", "reference_seeds")  # what a stored calibration grows by, without retraining a run
 ALL = ("all", "none", "null", "full")  # how a user says "no subset" on the command line
 
 
 @dataclass(frozen=True)
 class CalibrationConfig:
-    """What to calibrate: how many models, how many seeds each, and the reference regime."""
+    """What to calibrate: how many models, how many seeds each in the regime and in the reference."""
 
     models: int = 12
     seeds: int = 3
+    reference_seeds: int = 2
     reference_data: DataConfig | None = None   # None: derived from the sweep (see `reference_regime`)
     reference_recipe: Recipe | None = None
 
@@ -53,6 +57,10 @@ class CalibrationConfig:
         if isinstance(self.seeds, bool) or not isinstance(self.seeds, int) or self.seeds < MIN_SEEDS:
             raise DesignspaceError(f"calibrate: --seeds must be at least {MIN_SEEDS} (seed noise needs repeated "
                                    f"runs of a model), got {self.seeds!r}")
+        if isinstance(self.reference_seeds, bool) or not isinstance(self.reference_seeds, int) or \
+                self.reference_seeds < MIN_REFERENCE_SEEDS:
+            raise DesignspaceError(f"calibrate: --reference-seeds must be at least {MIN_REFERENCE_SEEDS}, "
+                                   f"got {self.reference_seeds!r}")
 
 
 def reference_regime(config: SweepConfig, overrides: dict | None = None) -> tuple[DataConfig, Recipe]:
@@ -152,30 +160,39 @@ def run_seed(sweep_seed: int, space: str, index: int, role: str, replicate: int)
 
 def settings_json(calibration: CalibrationConfig, reference_data: DataConfig, reference_recipe: Recipe) -> str:
     return json.dumps({"models": calibration.models, "seeds": calibration.seeds,
+                       "reference_seeds": calibration.reference_seeds,
                        "reference": {"data": reference_data.to_dict(), "recipe": reference_recipe.to_dict()}},
                       sort_keys=True)
 
 
 def _ensure_runs(store: Store, config: SweepConfig, calibration: CalibrationConfig, settings: str) -> None:
-    """Add the calibration's runs to the store, or check that the stored calibration is this one."""
-    fingerprint = hashlib.sha256(settings.encode()).hexdigest()[:16]
-    stored = store.meta("calibration_fingerprint")
-    if stored is not None:
-        if stored != fingerprint:
-            theirs = json.loads(store.meta("calibration"))
-            ours = json.loads(settings)
-            differ = [k for k in ("models", "seeds", "reference") if theirs.get(k) != ours.get(k)]
+    """Add the calibration's runs to the store: all of them, or those a stored one lacks for more seeds.
+
+    A stored calibration with the same models and reference is the same experiment: it grows to more
+    seeds or reference seeds (its finished runs are kept), and asking for fewer than it holds keeps them all.
+    One with other models or another reference is refused.
+    """
+    ours = json.loads(settings)
+    have = {count: 0 for count in COUNTS}
+    if store.meta("calibration_fingerprint") is not None:
+        theirs = {"reference_seeds": 1, **json.loads(store.meta("calibration"))}  # stored before reference seeds: 1
+        differ = [k for k in ("models", "reference") if theirs.get(k) != ours.get(k)]
+        if differ:
             raise DesignspaceError(f"{os.path.dirname(store.path)}: holds a calibration with other settings "
                                    f"({', '.join(differ)} differ); choose another --out for this one")
+        have = {count: theirs[count] for count in COUNTS}
+    want = {count: max(ours[count], have[count]) for count in COUNTS}
+    if want == have:
         return
     runs = []
     for model, row in enumerate(choose_models(store.rows("models"), calibration.models)):
-        for role, replicates in ((REGIME, calibration.seeds), (REFERENCE, 1)):
-            for replicate in range(replicates):
+        for role, count in ((REGIME, "seeds"), (REFERENCE, "reference_seeds")):
+            for replicate in range(have[count], want[count]):
                 runs.append({"model": model, "role": role, "replicate": replicate, "space": row["space"],
                              "index": int(row["index"]),
                              "seed": run_seed(config.seed, row["space"], int(row["index"]), role, replicate)})
-    store.add_calibration(settings, fingerprint, runs)
+    grown = json.dumps({**ours, **want}, sort_keys=True)
+    store.add_calibration(grown, hashlib.sha256(grown.encode()).hexdigest()[:16], runs)
 
 
 def calibration_plan(config: SweepConfig, sweep_dir: str, reference_data: DataConfig,
@@ -219,8 +236,13 @@ class CalibrationModel:
     index: int
     flops: int
     regime: tuple          # one error per seed (NaN where the run did not finish `done`)
-    reference: float
-    statuses: tuple        # every run's status, the reference's last
+    references: tuple      # one error per reference seed (NaN likewise)
+    statuses: tuple        # every run's status, the reference runs last
+
+    @property
+    def reference(self) -> float:
+        """The mean reference error: the ranking the regime is judged against."""
+        return math.fsum(self.references) / len(self.references)
 
     @property
     def complete(self) -> bool:
@@ -231,7 +253,7 @@ class CalibrationModel:
 class Calibration:
     sweep: str
     sweep_dir: str
-    settings: dict              # {"models", "seeds", "reference": {"data", "recipe"}}
+    settings: dict              # {"models", "seeds", "reference_seeds", "reference": {"data", "recipe"}}
     regime: dict                # {"data": ..., "recipe": ...} of the sweep
     models: tuple               # CalibrationModel, in calibration order
     n_per_space: tuple          # the sweep's two smallest n per space (what its comparisons work with)
@@ -245,6 +267,12 @@ class Calibration:
         return counts
 
     @property
+    def finished(self) -> dict:
+        """{role: runs that ended with an error}: what resuming or growing the calibration does not train again."""
+        return {REGIME: sum(math.isfinite(e) for m in self.models for e in m.regime),
+                REFERENCE: sum(math.isfinite(e) for m in self.models for e in m.references)}
+
+    @property
     def complete(self) -> tuple:
         """The models whose every run (each seed and the reference) finished `done`."""
         return tuple(m for m in self.models if m.complete)
@@ -252,7 +280,7 @@ class Calibration:
     def to_dict(self) -> dict:
         return {"sweep": self.sweep, "dir": self.sweep_dir, "settings": self.settings, "regime": self.regime,
                 "n_per_space": list(self.n_per_space), "counts": self.counts,
-                "models": [dataclasses.asdict(m) for m in self.models]}
+                "models": [{**dataclasses.asdict(m), "reference": m.reference} for m in self.models]}
 
 
 def read_calibration(sweep_dir) -> Calibration | None:
@@ -271,12 +299,15 @@ def read_calibration(sweep_dir) -> Calibration | None:
     models = []
     for model in sorted(runs):
         group = sorted(runs[model], key=lambda r: (r["role"] == REFERENCE, r["replicate"]))
-        errors = [math.nan if r["best_error"] is None or r["status"] != Status.DONE else float(r["best_error"])
-                  for r in group]
+        errors = {REGIME: [], REFERENCE: []}
+        for r in group:
+            done = r["best_error"] is not None and r["status"] == Status.DONE
+            errors[r["role"]].append(float(r["best_error"]) if done else math.nan)
         models.append(CalibrationModel(space=group[0]["space"], index=int(group[0]["index"]), flops=int(group[0]["flops"]),
-                                       regime=tuple(errors[:-1]), reference=errors[-1],
+                                       regime=tuple(errors[REGIME]), references=tuple(errors[REFERENCE]),
                                        statuses=tuple(Status(r["status"]) for r in group)))
     sizes = sorted(int(s["n"]) for s in config["spaces"])
-    return Calibration(sweep=config["name"], sweep_dir=os.fspath(sweep_dir), settings=json.loads(settings),
+    settings = {"reference_seeds": 1, **json.loads(settings)}  # stored before reference seeds: one each
+    return Calibration(sweep=config["name"], sweep_dir=os.fspath(sweep_dir), settings=settings,
                        regime={"data": config["data"], "recipe": config["recipe"]}, models=tuple(models),
                        n_per_space=(sizes[0], sizes[1] if len(sizes) > 1 else sizes[0]))
