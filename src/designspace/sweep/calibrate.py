@@ -165,6 +165,11 @@ def settings_json(calibration: CalibrationConfig, reference_data: DataConfig, re
                       sort_keys=True)
 
 
+def stored_settings(text: str) -> dict:
+    """A stored calibration's settings; one stored before reference seeds existed had one reference run each."""
+    return {"reference_seeds": 1, **json.loads(text)}
+
+
 def _ensure_runs(store: Store, config: SweepConfig, calibration: CalibrationConfig, settings: str) -> None:
     """Add the calibration's runs to the store: all of them, or those a stored one lacks for more seeds.
 
@@ -175,7 +180,7 @@ def _ensure_runs(store: Store, config: SweepConfig, calibration: CalibrationConf
     ours = json.loads(settings)
     have = {count: 0 for count in COUNTS}
     if store.meta("calibration_fingerprint") is not None:
-        theirs = {"reference_seeds": 1, **json.loads(store.meta("calibration"))}  # stored before reference seeds: 1
+        theirs = stored_settings(store.meta("calibration"))
         differ = [k for k in ("models", "reference") if theirs.get(k) != ours.get(k)]
         if differ:
             raise DesignspaceError(f"{os.path.dirname(store.path)}: holds a calibration with other settings "
@@ -268,9 +273,13 @@ class Calibration:
 
     @property
     def finished(self) -> dict:
-        """{role: runs that ended with an error}: what resuming or growing the calibration does not train again."""
-        return {REGIME: sum(math.isfinite(e) for m in self.models for e in m.regime),
-                REFERENCE: sum(math.isfinite(e) for m in self.models for e in m.references)}
+        """{role: runs with a finished status}: what resuming or growing the calibration does not train again."""
+        done = {REGIME: 0, REFERENCE: 0}
+        for m in self.models:
+            seeds = len(m.regime)  # statuses hold the regime runs first, then the reference runs
+            done[REGIME] += sum(s in Status.finished() for s in m.statuses[:seeds])
+            done[REFERENCE] += sum(s in Status.finished() for s in m.statuses[seeds:])
+        return done
 
     @property
     def complete(self) -> tuple:
@@ -307,7 +316,6 @@ def read_calibration(sweep_dir) -> Calibration | None:
                                        regime=tuple(errors[REGIME]), references=tuple(errors[REFERENCE]),
                                        statuses=tuple(Status(r["status"]) for r in group)))
     sizes = sorted(int(s["n"]) for s in config["spaces"])
-    settings = {"reference_seeds": 1, **json.loads(settings)}  # stored before reference seeds: one each
-    return Calibration(sweep=config["name"], sweep_dir=os.fspath(sweep_dir), settings=settings,
+    return Calibration(sweep=config["name"], sweep_dir=os.fspath(sweep_dir), settings=stored_settings(settings),
                        regime={"data": config["data"], "recipe": config["recipe"]}, models=tuple(models),
                        n_per_space=(sizes[0], sizes[1] if len(sizes) > 1 else sizes[0]))
