@@ -104,7 +104,7 @@ def test_calibrate_end_to_end_resumes_and_reports(tmp_path, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "seed noise (pooled within-model SD)" in text and "verdict:" in text and "Spearman rho" in text
-    assert "the reference's own seed noise" in text
+    assert "the reference's own seed noise" in text and "by space (complete models)" in text
     calibration = read_calibration(out)
     assert len(calibration.models) == 4 and calibration.counts == {"done": 16}  # 2 regime + 2 reference runs each
     assert {m.space for m in calibration.models} == {"anynetx_a", "regnetx"}
@@ -124,6 +124,7 @@ def test_calibrate_end_to_end_resumes_and_reports(tmp_path, capsys):
     assert main(argv + ["--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["stats"]["seed_noise"] == pytest.approx(stats.seed_noise)
+    assert [(s["space"], s["models"]) for s in again["by_space"]] == [("anynetx_a", 2), ("regnetx", 2)]
     run_dirs = list((out / "calibration").glob("*/*"))
     assert len(run_dirs) == 16 and all(len(starts(d)) == 1 for d in run_dirs)
     assert main(["sweep", "run", str(sweep_file), "--out", str(out), "--no-progress"]) == 0
@@ -239,3 +240,24 @@ def test_a_tiny_calibration_on_real_fashion_mnist(tmp_path, capsys):
     assert calibration.settings["reference"]["data"]["train_subset"] == 80
     for m in calibration.models:  # real images: better than chance (90%) after a few steps
         assert all(e < 90 for e in m.regime) and m.reference < 90
+
+
+def test_space_means_show_whether_the_regimes_gap_between_spaces_holds_in_the_reference():
+    from designspace.sweep.calibrate import Calibration, CalibrationModel
+
+    def model(space, index, regime, references, status=Status.DONE):
+        runs = len(regime) + len(references)
+        return CalibrationModel(space, index, 10 ** 6, tuple(regime), tuple(references), (status,) * runs)
+
+    calibration = Calibration(
+        sweep="s", sweep_dir="d", settings={"models": 5, "seeds": 2, "reference_seeds": 2, "reference": {}},
+        regime={}, n_per_space=(20, 20),
+        models=(model("a", 0, [20.0, 22.0], [10.0, 11.0]), model("a", 1, [18.0, 18.0], [9.0, 10.0]),
+                model("b", 0, [17.0, 18.0], [10.0, 10.5]), model("b", 1, [16.0, 16.0], [9.5, 9.5]),
+                model("b", 2, [1.0, 1.0], [1.0, 1.0], Status.DIVERGED)))  # not complete: left out
+    a, b = cal.space_means(calibration)
+    assert (a.space, a.models, a.regime, a.reference) == ("a", 2, 19.5, 10.0)        # (21 + 18) / 2, (10.5 + 9.5) / 2
+    assert (b.space, b.models, b.regime, b.reference) == ("b", 2, 16.75, 9.875)      # (17.5 + 16) / 2, (10.25 + 9.5) / 2
+    lines = cal._space_lines((a, b))
+    assert lines[-1].split() == ["b", "(2)", "16.75", "9.88", "-2.75", "-0.12"]
+    assert cal._space_lines((a,)) == []

@@ -214,10 +214,33 @@ def stats_of(calibration) -> CalibrationStats | None:
                              n_per_space=calibration.n_per_space)
 
 
+@dataclass(frozen=True)
+class SpaceMeans:
+    """One space's mean error over its complete calibration models, in the regime and in the reference."""
+    space: str
+    models: int
+    regime: float
+    reference: float
+
+
+def space_means(calibration) -> tuple:
+    """Per space, in calibration order: do the regime's differences between spaces hold after longer training?
+
+    A regime can rank models well overall and still be biased against one kind of model (short training
+    under-rates slow starters), which moves a whole space's EDF; this shows it on the same models.
+    """
+    by_space: dict = {}
+    for m in calibration.complete:
+        by_space.setdefault(m.space, []).append(m)
+    return tuple(SpaceMeans(space, len(ms), float(np.mean([np.mean(m.regime) for m in ms])),
+                            float(np.mean([m.reference for m in ms]))) for space, ms in by_space.items())
+
+
 def calibration_json(calibration) -> dict:
     """A Calibration and its statistics as plain JSON."""
     stats = stats_of(calibration)
-    return {**calibration.to_dict(), "stats": None if stats is None else stats.to_dict()}
+    return {**calibration.to_dict(), "stats": None if stats is None else stats.to_dict(),
+            "by_space": [asdict(s) for s in space_means(calibration)]}
 
 
 def describe_regime(data: dict, recipe: dict) -> str:
@@ -265,7 +288,21 @@ def format_calibration(calibration) -> str:
     if s.models < len(calibration.models):
         lines.append(f"  ({len(calibration.models) - s.models} model(s) left out: a run not done yet, or "
                      "diverged / oom / failed)")
-    return "\n".join(lines)
+    return "\n".join(lines + _space_lines(space_means(calibration)))
+
+
+def _space_lines(spaces: tuple) -> list:
+    """Each space's mean error in the regime and the reference, and its difference to the first space in both."""
+    if len(spaces) < 2:
+        return []
+    first = spaces[0]
+    lines = ["", f"  by space (complete models)  {'regime mean':>11s} {'reference mean':>14s}   "
+                 f"vs {first.space}: {'regime':>6s} {'reference':>9s}"]
+    for s in spaces:
+        gaps = ("", "") if s is first else (f"{s.regime - first.regime:+.2f}", f"{s.reference - first.reference:+.2f}")
+        lines.append(f"  {s.space + f' ({s.models})':27s} {s.regime:11.2f} {s.reference:14.2f}   "
+                     f"{'':>{len(first.space) + 5}s}{gaps[0]:>6s} {gaps[1]:>9s}".rstrip())
+    return lines
 
 
 def _error(value: float) -> str:
