@@ -23,29 +23,35 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
 
-def pooled_models(dirs: list, seeds: int, reference_seeds: int) -> list:
-    """(space, index, regime errors, reference errors, NetSpec) of every complete model."""
+def pooled(dirs: list, seeds: int, reference_seeds: int):
+    """One Calibration of every complete model of the directories' calibrations, cut to the same runs each,
+    and the NetSpec of each of its models."""
+    import dataclasses
+
     from designspace.errors import DesignspaceError
     from designspace.spec import NetSpec
     from designspace.sweep.calibrate import read_calibration
     from designspace.sweep.store import Store
 
-    models = []
+    calibrations, models, specs = [], [], []
     for d in dirs:
         calibration = read_calibration(d)
         if calibration is None:
             raise DesignspaceError(f"{d} holds no calibration")
+        if any(len(m.regime) < seeds or len(m.references) < reference_seeds for m in calibration.complete):
+            raise DesignspaceError(f"{d} has fewer than {seeds} seeds or {reference_seeds} reference runs")
         store = Store.open_existing(d, readonly=True)
         try:
-            specs = {(r["space"], int(r["idx"])): r["spec"] for r in store.rows("calibration")}
+            spec_of = {(r["space"], int(r["idx"])): r["spec"] for r in store.rows("calibration")}
         finally:
             store.close()
         for m in calibration.complete:
-            if len(m.regime) < seeds or len(m.references) < reference_seeds:
-                raise DesignspaceError(f"{d} has fewer than {seeds} seeds or {reference_seeds} reference runs")
-            models.append((m.space, m.index, m.regime[:seeds], m.references[:reference_seeds],
-                           NetSpec.from_json(specs[(m.space, m.index)])))
-    return models
+            models.append(dataclasses.replace(m, regime=m.regime[:seeds], references=m.references[:reference_seeds],
+                                              statuses=m.statuses[:seeds]  # the regime's runs, then the reference's
+                                              + m.statuses[len(m.regime):len(m.regime) + reference_seeds]))
+            specs.append(NetSpec.from_json(spec_of[(m.space, m.index)]))
+        calibrations.append(calibration)
+    return dataclasses.replace(calibrations[0], sweep_dir=" + ".join(dirs), models=tuple(models)), specs
 
 
 def shape(spec) -> dict:
@@ -57,22 +63,21 @@ def shape(spec) -> dict:
 def main() -> None:
     from scipy.stats import spearmanr
 
-    from designspace.analysis.calibration import calibration_stats
+    from designspace.analysis.calibration import format_space_means, space_means, stats_of
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dirs", nargs="+", help="sweep directories holding calibrations of the same regime")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--reference-seeds", type=int, default=2)
     args = parser.parse_args()
-    models = pooled_models(args.dirs, args.seeds, args.reference_seeds)
-    regime = np.array([m[2] for m in models])
-    references = np.array([m[3] for m in models])
-    stats = calibration_stats(regime, references)
-    print(f"{len(models)} models pooled ({args.seeds} seeds, {args.reference_seeds} reference runs each): seed noise "
+    calibration, specs = pooled(args.dirs, args.seeds, args.reference_seeds)
+    stats = stats_of(calibration)
+    print(f"{stats.models} models pooled ({args.seeds} seeds, {args.reference_seeds} reference runs each): seed noise "
           f"{stats.seed_noise:.2f}, ICC(1) {stats.icc:.3f}, Spearman rho {stats.spearman}, Kendall tau {stats.kendall}")
-    means, reference = regime.mean(axis=1), references.mean(axis=1)
+    means = np.array([np.mean(m.regime) for m in calibration.models])
+    reference = np.array([m.reference for m in calibration.models])
     misjudged = means - np.polyval(np.polyfit(reference, means, 1), reference)
-    shapes = [shape(m[4]) for m in models]
+    shapes = [shape(spec) for spec in specs]
     for feature in shapes[0]:
         rho, p = spearmanr([s[feature] for s in shapes], misjudged)
         print(f"misjudgement vs {feature}: Spearman {rho:+.2f} (p = {p:.2g})")
@@ -80,14 +85,7 @@ def main() -> None:
     if shrinks.any() and (~shrinks).any():
         print(f"models whose width shrinks: {shrinks.sum()}, mean misjudgement {misjudged[shrinks].mean():+.2f} points; "
               f"the others: {(~shrinks).sum()}, {misjudged[~shrinks].mean():+.2f}")
-    spaces = list(dict.fromkeys(m[0] for m in models))
-    first = [i for i, m in enumerate(models) if m[0] == spaces[0]]
-    for space in spaces:
-        rows = [i for i, m in enumerate(models) if m[0] == space]
-        gap = ("" if space == spaces[0] else f"; vs {spaces[0]}: regime {means[rows].mean() - means[first].mean():+.2f}, "
-               f"reference {reference[rows].mean() - reference[first].mean():+.2f}")
-        print(f"{space} ({len(rows)} models): regime mean {means[rows].mean():.2f}, "
-              f"reference mean {reference[rows].mean():.2f}{gap}")
+    print("\n".join(format_space_means(space_means(calibration))))
 
 
 if __name__ == "__main__":

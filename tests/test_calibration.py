@@ -258,6 +258,6 @@ def test_space_means_show_whether_the_regimes_gap_between_spaces_holds_in_the_re
     a, b = cal.space_means(calibration)
     assert (a.space, a.models, a.regime, a.reference) == ("a", 2, 19.5, 10.0)        # (21 + 18) / 2, (10.5 + 9.5) / 2
     assert (b.space, b.models, b.regime, b.reference) == ("b", 2, 16.75, 9.875)      # (17.5 + 16) / 2, (10.25 + 9.5) / 2
-    lines = cal._space_lines((a, b))
+    lines = cal.format_space_means((a, b))
     assert lines[-1].split() == ["b", "(2)", "16.75", "9.88", "-2.75", "-0.12"]
-    assert cal._space_lines((a,)) == []
+    assert cal.format_space_means((a,)) == []

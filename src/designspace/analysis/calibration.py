@@ -288,10 +288,10 @@ def format_calibration(calibration) -> str:
     if s.models < len(calibration.models):
         lines.append(f"  ({len(calibration.models) - s.models} model(s) left out: a run not done yet, or "
                      "diverged / oom / failed)")
-    return "\n".join(lines + _space_lines(space_means(calibration)))
+    return "\n".join(lines + format_space_means(space_means(calibration)))
 
 
-def _space_lines(spaces: tuple) -> list:
+def format_space_means(spaces: tuple) -> list:
     """Each space's mean error in the regime and the reference, and its difference to the first space in both."""
     if len(spaces) < 2:
         return []
