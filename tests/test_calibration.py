@@ -1,6 +1,8 @@
 """Calibration: its statistics against hand-computed values, and `designspace calibrate` end to end."""
+import dataclasses
 import json
 import math
+import re
 import signal
 
 import numpy as np
@@ -10,9 +12,10 @@ from sweep_helpers import (FASHION, needs_fashion_mnist, start_driver, starts, s
 
 from designspace.analysis import calibration as cal
 from designspace.cli import main
+from designspace.errors import DesignspaceError
 from designspace.results import Status
 from designspace.sweep import load_sweep_file
-from designspace.sweep.calibrate import read_calibration, reference_regime
+from designspace.sweep.calibrate import changed_regime, read_calibration, reference_regime
 from designspace.sweep.store import Store
 
 # 3 models x 2 seeds. Means 11, 20.5, 31.5; squared deviations from them 2 + 0.5 + 4.5 = 7 over M(S-1) = 3.
@@ -189,11 +192,26 @@ def test_a_stored_calibration_grows_to_more_seeds_without_retraining(tmp_path, c
 
 
 def test_reference_defaults_and_overrides(tmp_path):
-    config = load_sweep_file(tiny_sweep(tmp_path))
+    config = load_sweep_file(tiny_sweep(tmp_path, recipe="warmup_epochs: 0.5"))
     data, recipe = reference_regime(config)
     assert recipe.epochs == 4 * config.recipe.epochs and data.train_subset is None and data.test_subset is None
     data, recipe = reference_regime(config, {"epochs": "3", "synthetic_train": "500", "lr": "0.05"})
     assert (recipe.epochs, data.synthetic_train, recipe.lr) == (3, 500, 0.05)
+    assert recipe.warmup_epochs == 0.5 * 3 / config.recipe.epochs
+
+
+def test_changed_regime_parses_changes_as_the_fields_types_and_names_the_option(tmp_path):
+    config = load_sweep_file(tiny_sweep(tmp_path, recipe="warmup_epochs: 0.5"))
+    data, recipe = changed_regime(config.data, config.recipe,
+                                  {"train_subset": "all", "lr": "0.05", "augment": "off", "epochs": "3"}, "--variant")
+    assert (data.train_subset, recipe.lr, recipe.augment, recipe.epochs) == (None, 0.05, False, 3)
+    assert recipe.warmup_epochs == config.recipe.warmup_epochs == 0.5  # only the reference rescales its warmup
+    assert dataclasses.replace(data, train_subset=config.data.train_subset) == config.data
+    for changes, message in (({"nonsense": "1"}, "--variant nonsense=...: 'nonsense' is not a data or recipe field"),
+                             ({"lr": "fast"}, "--variant lr=fast: not a float"),
+                             ({"epochs": "0"}, "--variant: recipe: epochs must be an integer >= 1")):
+        with pytest.raises(DesignspaceError, match=re.escape(message)):
+            changed_regime(config.data, config.recipe, changes, "--variant")
 
 
 @pytest.mark.slow

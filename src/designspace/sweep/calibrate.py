@@ -69,28 +69,45 @@ def reference_regime(config: SweepConfig, overrides: dict | None = None) -> tupl
     overrides: {field: value} for DataConfig or Recipe fields (strings from the command line are parsed);
     "all" for train_subset / test_subset means the whole set.
     """
+    data, recipe = parse_changes(config.data, config.recipe, overrides or {}, "calibrate: --reference")
+    if "epochs" in recipe and "warmup_epochs" not in recipe:
+        recipe["warmup_epochs"] = config.recipe.warmup_epochs * recipe["epochs"] / config.recipe.epochs
+    data = {"train_subset": None, "test_subset": None, **data}
+    recipe = {"epochs": config.recipe.epochs * REFERENCE_EPOCH_FACTOR,
+              "warmup_epochs": config.recipe.warmup_epochs * REFERENCE_EPOCH_FACTOR, **recipe}
+    return apply_changes(config.data, config.recipe, data, recipe, "calibrate: --reference")
+
+
+def changed_regime(data: DataConfig, recipe: Recipe, changes: dict, option: str) -> tuple[DataConfig, Recipe]:
+    """`data` and `recipe` with `changes` ({field: value}, parsed as in `parse_changes`) applied."""
+    return apply_changes(data, recipe, *parse_changes(data, recipe, changes, option), option)
+
+
+def parse_changes(data: DataConfig, recipe: Recipe, changes: dict, option: str) -> tuple[dict, dict]:
+    """{field: value} split into data and recipe changes, command-line strings parsed as the field's type."""
     data_fields = {f.name for f in dataclasses.fields(DataConfig)}
     recipe_fields = {f.name for f in dataclasses.fields(Recipe)}
-    data = {"train_subset": None, "test_subset": None}
-    recipe = {"epochs": config.recipe.epochs * REFERENCE_EPOCH_FACTOR,
-              "warmup_epochs": config.recipe.warmup_epochs * REFERENCE_EPOCH_FACTOR}
-    for key, value in (overrides or {}).items():
+    data_changes, recipe_changes = {}, {}
+    for key, value in changes.items():
         if key in data_fields:
-            data[key] = _parse_value(key, value, getattr(config.data, key))
+            data_changes[key] = _parse_value(key, value, getattr(data, key), option)
         elif key in recipe_fields:
-            recipe[key] = _parse_value(key, value, getattr(config.recipe, key))
+            recipe_changes[key] = _parse_value(key, value, getattr(recipe, key), option)
         else:
-            raise DesignspaceError(f"calibrate: --reference {key}=...: {key!r} is not a data or recipe field "
+            raise DesignspaceError(f"{option} {key}=...: {key!r} is not a data or recipe field "
                                    f"(data: {', '.join(sorted(data_fields))}; recipe: {', '.join(sorted(recipe_fields))})")
-    if "epochs" in (overrides or {}) and "warmup_epochs" not in (overrides or {}):
-        recipe["warmup_epochs"] = config.recipe.warmup_epochs * recipe["epochs"] / config.recipe.epochs
+    return data_changes, recipe_changes
+
+
+def apply_changes(data: DataConfig, recipe: Recipe, data_changes: dict, recipe_changes: dict,
+                  option: str) -> tuple[DataConfig, Recipe]:
     try:
-        return dataclasses.replace(config.data, **data), dataclasses.replace(config.recipe, **recipe)
+        return dataclasses.replace(data, **data_changes), dataclasses.replace(recipe, **recipe_changes)
     except (TypeError, ValueError) as e:
-        raise DesignspaceError(f"calibrate: --reference: {e}") from None
+        raise DesignspaceError(f"{option}: {e}") from None
 
 
-def _parse_value(key: str, value, current):
+def _parse_value(key: str, value, current, option: str):
     """A command-line string as the type of the field's current value."""
     if not isinstance(value, str):
         return value
@@ -106,7 +123,7 @@ def _parse_value(key: str, value, current):
         if isinstance(current, float):
             return float(value)
     except ValueError:
-        raise DesignspaceError(f"calibrate: --reference {key}={value}: not a {type(current).__name__}") from None
+        raise DesignspaceError(f"{option} {key}={value}: not a {type(current).__name__}") from None
     return value
 
 
