@@ -16,7 +16,6 @@ each), and rho per CPU-minute; then the new/previous ratios. Runs for tens of mi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -32,20 +31,21 @@ PREVIOUS = {"data": {"name": "fashion-mnist", "train_subset": 1000, "test_subset
             "recipe": {"epochs": 2, "batch_size": 64, "lr": 0.1, "weight_decay": 5e-4, "channels_last": "on"}}
 
 
-def _train(job):
-    """One run in a worker process: (regime, model, seed) -> (regime, model, seed, error, status, cpu seconds)."""
+def train_job(job):
+    """One run in a worker process, on one thread: (key, seed, spec JSON, data dict, recipe dict) -> (key, best
+    error, status, CPU-seconds). regime_bias.py trains its variants with it too."""
     import torch
 
     from designspace.data import DataConfig
     from designspace.spec import NetSpec
     from designspace.train import Recipe, train
 
-    regime, model, seed, spec, data, recipe = job
+    key, seed, spec, data, recipe = job
     torch.set_num_threads(1)
     started = time.process_time()
-    result = train(NetSpec.from_dict(spec), DataConfig.from_dict(data), Recipe.from_dict(recipe), device="cpu",
+    result = train(NetSpec.from_json(spec), DataConfig.from_dict(data), Recipe.from_dict(recipe), device="cpu",
                    threads=1, seed=seed, progress=False)
-    return regime, model, seed, result.best_error, str(result.status), time.process_time() - started
+    return key, result.best_error, str(result.status), time.process_time() - started
 
 
 def _reference_changes(args):
@@ -89,21 +89,21 @@ def main() -> None:
 
     config = demo_config("fashion-mnist")
     rows, reference, ref_text = _models_and_reference(config, args)
-    specs = [json.loads(r["spec"]) for r in rows]
+    specs = [r["spec"] for r in rows]  # JSON
     regimes = {"previous": PREVIOUS,
                "new": {"data": config.data.to_dict(), "recipe": config.recipe.to_dict()}}
     jobs = []
     if not args.reference_from:
         ref_data, ref_recipe = reference_regime(config, _reference_changes(args))
-        jobs = [("reference", m, 0, specs[m], ref_data.to_dict(), ref_recipe.to_dict()) for m in range(len(specs))]
-    jobs += [(name, m, seed, specs[m], r["data"], r["recipe"]) for seed in range(args.seeds)
+        jobs = [(("reference", m, 0), 0, specs[m], ref_data.to_dict(), ref_recipe.to_dict()) for m in range(len(specs))]
+    jobs += [((name, m, seed), seed, specs[m], r["data"], r["recipe"]) for seed in range(args.seeds)
              for name, r in regimes.items() for m in range(len(specs))]
     print(f"{len(specs)} models from {', '.join(s.name for s in config.spaces)} ({config.spaces[0].flops} flops); "
           f"{len(jobs)} runs on {args.processes} processes; reference: {ref_text}")
     errors = {name: np.full((len(specs), args.seeds), np.nan) for name in regimes}
     cpu = {name: 0.0 for name in (*regimes, "reference")}
     with get_context("spawn").Pool(args.processes) as pool:
-        for regime, model, seed, error, status, seconds in pool.imap_unordered(_train, jobs):
+        for (regime, model, seed), error, status, seconds in pool.imap_unordered(train_job, jobs):
             cpu[regime] += seconds
             if regime == "reference":
                 reference[model] = error

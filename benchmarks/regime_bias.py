@@ -60,8 +60,7 @@ def pooled(dirs: list, seeds: int, reference_seeds: int):
         seed_of = {(r["space"], int(r["idx"]), int(r["replicate"])): int(r["seed"]) for r in rows if r["role"] == REGIME}
         for m in calibration.complete:
             models.append(dataclasses.replace(m, regime=m.regime[:seeds], references=m.references[:reference_seeds],
-                                              statuses=m.statuses[:seeds]  # the regime's runs, then the reference's
-                                              + m.statuses[len(m.regime):len(m.regime) + reference_seeds]))
+                                              statuses=m.regime_statuses[:seeds] + m.reference_statuses[:reference_seeds]))
             specs.append(NetSpec.from_json(spec_of[(m.space, m.index)]))
             run_seeds.append(tuple(seed_of[(m.space, m.index, replicate)] for replicate in range(seeds)))
         calibrations.append(calibration)
@@ -113,25 +112,6 @@ def parse_variant(text: str) -> dict:
     return dict(item.split("=", 1) for item in items)
 
 
-def _train(job):
-    """One run in a worker process: (model, replicate, seed, spec, data, recipe) -> (model, replicate, error,
-    status, CPU-seconds)."""
-    import torch
-
-    from designspace.data import DataConfig
-    from designspace.results import Status
-    from designspace.spec import NetSpec
-    from designspace.train import Recipe, train
-
-    model, replicate, seed, spec, data, recipe = job
-    torch.set_num_threads(1)
-    started = time.process_time()
-    result = train(NetSpec.from_json(spec), DataConfig.from_dict(data), Recipe.from_dict(recipe), device="cpu",
-                   threads=1, seed=seed, progress=False)
-    error = result.best_error if result.status == Status.DONE else float("nan")
-    return model, replicate, error, str(result.status), time.process_time() - started
-
-
 def variant_regime(calibration, text: str):
     """The stored regime's (DataConfig, Recipe) with the changes of a --variant."""
     from designspace.data import DataConfig
@@ -147,22 +127,24 @@ def train_variant(calibration, specs, run_seeds, data, recipe, processes: int):
     CPU-seconds per run."""
     from designspace.results import Status
 
-    jobs = [(m, replicate, seeds[replicate], specs[m].to_json(), data.to_dict(), recipe.to_dict())
+    from bench_regime import train_job
+
+    jobs = [((m, replicate), seeds[replicate], specs[m].to_json(), data.to_dict(), recipe.to_dict())
             for replicate in range(len(run_seeds[0])) for m, seeds in enumerate(run_seeds)]
     errors = np.full((len(specs), len(run_seeds[0])), np.nan)
     statuses = np.full(errors.shape, "", dtype=object)
     cpu, started = 0.0, time.monotonic()
     with get_context("spawn").Pool(processes) as pool:
-        for done, (m, replicate, error, status, seconds) in enumerate(pool.imap_unordered(_train, jobs), 1):
-            errors[m, replicate], statuses[m, replicate] = error, status
+        for done, ((m, replicate), error, status, seconds) in enumerate(pool.imap_unordered(train_job, jobs), 1):
+            errors[m, replicate] = error if status == Status.DONE else np.nan
+            statuses[m, replicate] = status
             cpu += seconds
             if done % max(1, len(jobs) // 10) == 0 or done == len(jobs):
                 elapsed = time.monotonic() - started
                 print(f"  {done}/{len(jobs)} runs in {elapsed:.0f} s; about {elapsed / done * (len(jobs) - done):.0f} s "
                       "to go", flush=True)
     models = tuple(dataclasses.replace(model, regime=tuple(float(e) for e in errors[m]),
-                                       statuses=tuple(Status(s) for s in statuses[m])
-                                       + model.statuses[len(model.regime):])
+                                       statuses=tuple(Status(s) for s in statuses[m]) + model.reference_statuses)
                    for m, model in enumerate(calibration.models))
     return dataclasses.replace(calibration, models=models), cpu / len(jobs)
 

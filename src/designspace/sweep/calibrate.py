@@ -259,7 +259,7 @@ class CalibrationModel:
     flops: int
     regime: tuple          # one error per seed (NaN where the run did not finish `done`)
     references: tuple      # one error per reference seed (NaN likewise)
-    statuses: tuple        # every run's status, the reference runs last
+    statuses: tuple        # every run's status: the regime's runs, then the reference's
 
     @property
     def reference(self) -> float:
@@ -269,6 +269,14 @@ class CalibrationModel:
     @property
     def complete(self) -> bool:
         return all(s == Status.DONE for s in self.statuses)
+
+    @property
+    def regime_statuses(self) -> tuple:
+        return self.statuses[:len(self.regime)]
+
+    @property
+    def reference_statuses(self) -> tuple:
+        return self.statuses[len(self.regime):]
 
 
 @dataclass(frozen=True)
@@ -293,9 +301,8 @@ class Calibration:
         """{role: runs with a finished status}: what resuming or growing the calibration does not train again."""
         done = {REGIME: 0, REFERENCE: 0}
         for m in self.models:
-            seeds = len(m.regime)  # statuses hold the regime runs first, then the reference runs
-            done[REGIME] += sum(s in Status.finished() for s in m.statuses[:seeds])
-            done[REFERENCE] += sum(s in Status.finished() for s in m.statuses[seeds:])
+            done[REGIME] += sum(s in Status.finished() for s in m.regime_statuses)
+            done[REFERENCE] += sum(s in Status.finished() for s in m.reference_statuses)
         return done
 
     @property
