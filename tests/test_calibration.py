@@ -191,6 +191,45 @@ def test_a_stored_calibration_grows_to_more_seeds_without_retraining(tmp_path, c
     assert (out / "results.db").read_bytes() == before
 
 
+def test_another_regime_of_the_same_models_reuses_the_stored_reference_runs(tmp_path, capsys):
+    first = tmp_path / "a"
+    assert main(["calibrate", str(tiny_sweep(tmp_path)), "--out", str(first), "--models", "3", "--seeds", "2",
+                 "--no-progress"]) == 0
+    stored = {(m.space, m.index): m for m in read_calibration(first).models}
+    # The same population (seed, spaces, band) in a regime with twice the epochs, against the same reference.
+    more = write_sweep(tmp_path, sweep_yaml(name="more", n=(3, 3), epochs=2, train_subset=8, test_subset=4),
+                       name="more.yaml")
+    out = tmp_path / "b"
+    base = ["calibrate", str(more), "--out", str(out), "--models", "3", "--seeds", "2", "--no-progress",
+            "--reference", "epochs=4"]
+    capsys.readouterr()
+    for extra, needle in ((["--reuse-reference", str(tmp_path / "nowhere")], "not a sweep directory"),
+                          (["--reuse-reference", str(first), "--reference", "epochs=5"], "recipe.epochs"),
+                          (["--reuse-reference", str(first), "--reference", "epochs=4", "lr=0.05"], "recipe.lr")):
+        assert main(base + extra) == 2, extra
+        err = capsys.readouterr().err
+        assert needle in err and err.count("\n") == 1, (extra, err)
+    assert not out.exists()  # refused before anything is written
+    assert main(base + ["--reuse-reference", str(first)]) == 0
+    assert "6 reference runs copied from" in capsys.readouterr().err
+    reused = read_calibration(out)
+    assert reused.counts == {"done": 12} and reused.regime["recipe"]["epochs"] == 2
+    for m in reused.models:  # the same models, the stored reference errors; the regime runs are new
+        assert m.references == stored[(m.space, m.index)].references
+    assert all(not starts(d) for d in (out / "calibration" / "reference").iterdir())  # copied, not trained
+    assert all(len(starts(d)) == 1 for d in (out / "calibration" / "regime").iterdir())
+    # Growing it: the new reference runs are not in the first directory, so they train.
+    assert main(base + ["--reference-seeds", "3", "--reuse-reference", str(first)]) == 0
+    assert "0 reference runs copied" in capsys.readouterr().err
+    assert read_calibration(out).counts == {"done": 15}
+    # A sweep directory without a calibration has nothing to copy.
+    plain = tmp_path / "plain"
+    assert main(["sweep", "run", str(more), "--out", str(plain), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(base + ["--reuse-reference", str(plain)]) == 2
+    assert "holds no calibration" in capsys.readouterr().err
+
+
 def test_reference_defaults_and_overrides(tmp_path):
     config = load_sweep_file(tiny_sweep(tmp_path, recipe="warmup_epochs: 0.5"))
     data, recipe = reference_regime(config)

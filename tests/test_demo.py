@@ -1,4 +1,5 @@
 """The main job: `designspace demo` end to end (small), interrupted with SIGKILL and resumed."""
+import dataclasses
 import math
 import os
 import signal
@@ -22,6 +23,11 @@ def test_every_preset_is_a_valid_sweep():
         assert [s.name for s in demo_config(preset, all_spaces=True).spaces] == list(ALL_SPACES)
     assert demo_config("cifar10").spaces[0].n == 100 and demo_config("imagenet").spaces[0].n == 500
     assert demo_config("imagenet").spaces[0].flops == (360_000_000, 400_000_000)
+    # The 4x preset is the default's sweep with 4x the training images: the same models, another regime.
+    small, large = demo_config("fashion-mnist"), demo_config("fashion-mnist-4x")
+    assert large.data.train_subset == 4 * small.data.train_subset
+    assert dataclasses.replace(large.data, train_subset=small.data.train_subset) == small.data
+    assert (large.recipe, large.spaces, large.seed) == (small.recipe, small.spaces, small.seed)
     assert {s for pair in STUDY_PAIRS for s in pair} <= set(SPACES)
     assert {s for pair in ALL_STUDY_PAIRS for s in pair} <= set(ALL_SPACES)
 
@@ -43,6 +49,14 @@ def test_missing_data_is_one_line_and_writes_nothing(run_cli, tmp_path):
     out = tmp_path / "demo"
     rc, _, err = run_cli("demo", "--preset", "cifar10", "--data-dir", tmp_path / "nope", "--out", out, "--no-progress")
     assert rc == 2 and "cifar10 not found" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_a_calibration_that_reuses_no_calibration_is_one_line_and_writes_nothing(run_cli, tmp_path):
+    out = tmp_path / "demo"
+    rc, stdout, err = run_cli("demo", "--synthetic", "--calibrate", "--reuse-reference", tmp_path / "nowhere",
+                              "--out", out, "--no-progress")
+    assert rc == 2 and "not a sweep directory" in err and err.count("\n") == 1 and stdout == "", err
     assert not out.exists()
 
 

@@ -4,6 +4,7 @@
     designspace calibrate SWEEP.yaml --models 16 --seeds 2 --reference epochs=8 train_subset=all
     designspace calibrate SWEEP.yaml --out sweeps/a_vs_b --json
     designspace calibrate SWEEP.yaml --reference-seeds 3     # grow a stored calibration: only the new runs train
+    designspace calibrate B.yaml --reuse-reference sweeps/a  # B differs from A only in its regime: A's references
 
 The runs are stored in the sweep directory (default sweeps/<sweep name>) beside the sweep's
 own results; run the same command again to resume. See designspace.sweep.calibrate.
@@ -38,7 +39,8 @@ def run(args) -> int:
         config = config.with_runner(args.runner)
     out_dir = args.out or os.path.join("sweeps", config.name)
     result = calibrate(config, out_dir, settings, reference=parse_overrides(args.reference),
-                       progress=not args.no_progress, retry_failed=args.retry_failed)
+                       progress=not args.no_progress, retry_failed=args.retry_failed,
+                       reuse_reference=args.reuse_reference)
     print(json.dumps(calibration_json(result), indent=2) if args.json else format_calibration(result))
     return 0 if stats_of(result) is not None and len(result.complete) == len(result.models) else 1
 
@@ -60,6 +62,9 @@ def register(sub) -> None:
     p.add_argument("--reference", nargs="+", metavar="KEY=VALUE",
                    help="the reference regime: data or recipe fields over the default of 4x the epochs on the full "
                         "training and test sets (e.g. epochs=8 train_subset=all)")
+    p.add_argument("--reuse-reference", metavar="DIR",
+                   help="copy finished reference runs from another sweep directory's calibration of the same "
+                        "models (same seed, spaces and band) with the same reference regime, instead of training them")
     p.add_argument("--out", metavar="DIR", help="the sweep directory (default: sweeps/<sweep name>)")
     p.add_argument("--runner", choices=["local", "ray", "slurm"], help="override the file's runner type")
     p.add_argument("--retry-failed", action="store_true", help="give failed runs a fresh set of attempts")

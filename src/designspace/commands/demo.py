@@ -2,6 +2,7 @@
 
     designspace demo                                   # Fashion-MNIST, this CPU, under 10 minutes
     designspace demo --calibrate                       # is the demo's regime a valid proxy? (its own, longer run)
+    designspace demo --preset fashion-mnist-4x         # 4x the data: the regime that passes its calibration
     designspace demo --all-spaces                      # AnyNetX A..E and RegNetX, the paper's four comparisons
     designspace demo --n 4 --out runs/quick            # a quicker, smaller run
     designspace demo --preset cifar10 --data-dir DIR   # a GPU; add --runner ray|slurm for a cluster
@@ -24,7 +25,8 @@ def run(args) -> int:
 
         calibration = run_demo_calibration(**common, models=args.models, seeds=args.seeds,
                                            reference_seeds=args.reference_seeds,
-                                           reference=parse_overrides(args.reference))
+                                           reference=parse_overrides(args.reference),
+                                           reuse_reference=args.reuse_reference)
         from ..analysis.calibration import stats_of
 
         return 0 if stats_of(calibration) is not None else 1
@@ -40,7 +42,8 @@ def register(sub) -> None:
                                    "each briefly, write the HTML report and print what this run found. Run it again "
                                    "to resume. --calibrate measures whether the regime is a valid proxy.")
     p.add_argument("--preset", default="fashion-mnist", choices=list(PRESETS),
-                   help="fashion-mnist (default: this CPU, minutes), cifar10 (a GPU), imagenet (the paper's regime)")
+                   help="fashion-mnist (default: this CPU, minutes), fashion-mnist-4x (4x its data and time), cifar10 (a "
+                        "GPU), imagenet (the paper's regime)")
     p.add_argument("--out", metavar="DIR", help="sweep directory (default: runs/demo-<preset>)")
     p.add_argument("--n", type=int, help="models per design space (default: the preset's)")
     p.add_argument("--epochs", type=int, help="training epochs per model (default: the preset's)")
@@ -54,6 +57,9 @@ def register(sub) -> None:
                    help="with --calibrate: reference runs per model, judged by their mean (default 2)")
     p.add_argument("--reference", nargs="+", metavar="KEY=VALUE",
                    help="with --calibrate: the reference regime (default: 4x the epochs, full data)")
+    p.add_argument("--reuse-reference", metavar="DIR",
+                   help="with --calibrate: copy the finished reference runs of the same models from another "
+                        "preset's calibrated sweep directory with the same --reference, instead of training them")
     p.add_argument("--data-dir", metavar="DIR", help="where the data set lives (default: its standard location)")
     p.add_argument("--synthetic", action="store_true", help="synthetic images instead of the data set (speed checks)")
     p.add_argument("--runner", choices=["local", "ray", "slurm"], help="where to train (default: local)")

@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass
 
 from ..data import DataConfig
@@ -234,17 +235,79 @@ def longest_first(rows: list) -> list:
     return sorted(rows, key=lambda r: (r["role"] != REFERENCE, r["replicate"], r["model"]))
 
 
+def _without_root(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k != "root"}  # where the files live does not change a run
+
+
+def stored_reference_runs(source_dir: str, reference_data: DataConfig, reference_recipe: Recipe) -> dict:
+    """{(spec, seed): run directory} of another calibration's reference runs, if its reference regime is this one.
+
+    A reference run depends only on its model's spec, the reference data and recipe, and its seed
+    (derived from the sweep seed, space, index and replicate), not on the regime being calibrated.
+    So a calibration of another regime of the same sweep population can copy them instead of training.
+    """
+    option = f"--reuse-reference {source_dir}"
+    if not os.path.isfile(os.path.join(source_dir, "results.db")):
+        raise DesignspaceError(f"{option}: not a sweep directory (no results.db)")
+    source = Store.open_existing(source_dir, readonly=True)
+    try:
+        settings, rows = source.meta("calibration"), source.rows("calibration") if source.has_table("calibration") else []
+    finally:
+        source.close()
+    if settings is None or not rows:
+        raise DesignspaceError(f"{option}: holds no calibration")
+    stored = stored_settings(settings)["reference"]
+    theirs = {"data": _without_root(stored["data"]), "recipe": stored["recipe"]}
+    ours = {"data": _without_root(reference_data.to_dict()), "recipe": reference_recipe.to_dict()}
+    differ = [f"{part}.{k}" for part in ("data", "recipe") for k in sorted(set(ours[part]) | set(theirs[part]))
+              if ours[part].get(k) != theirs[part].get(k)]
+    if differ:
+        raise DesignspaceError(f"{option}: its reference regime differs from this one ({', '.join(differ)}); "
+                               "give the same --reference")
+    return {_run_identity(row): run_dir(source_dir, "calibration", row) for row in rows if row["role"] == REFERENCE}
+
+
+def _run_identity(row) -> tuple:
+    return json.dumps(json.loads(row["spec"]), sort_keys=True), int(row["seed"])
+
+
+def copy_reference_runs(store: Store, sweep_dir: str, stored: dict) -> int:
+    """Put the finished result of each pending reference run that `stored` holds where the driver records it."""
+    from ..io import atomic_write_bytes
+    from .worker import RESULT_FILE, finished_result
+
+    copied = 0
+    for row in store.rows("calibration", Status.PENDING):
+        source = stored.get(_run_identity(row)) if row["role"] == REFERENCE else None
+        if source is None or finished_result(source) is None:
+            continue
+        with open(os.path.join(source, RESULT_FILE), "rb") as f:
+            atomic_write_bytes(os.path.join(run_dir(sweep_dir, "calibration", row), RESULT_FILE), f.read())
+        copied += 1
+    return copied
+
+
 def calibrate(config: SweepConfig, sweep_dir, calibration: CalibrationConfig | None = None,
-              reference: dict | None = None, progress: bool = True, retry_failed: bool = False) -> "Calibration":
-    """Train (or resume) the calibration runs in the sweep directory's store; returns the Calibration."""
+              reference: dict | None = None, progress: bool = True, retry_failed: bool = False,
+              reuse_reference: str | None = None) -> "Calibration":
+    """Train (or resume) the calibration runs in the sweep directory's store; returns the Calibration.
+
+    reuse_reference: another sweep directory whose calibration used the same reference regime; its
+    finished reference runs of the same models and seeds are copied, not trained (`stored_reference_runs`).
+    """
     calibration = calibration or CalibrationConfig()
     sweep_dir = os.fspath(sweep_dir)
     reference_data, reference_recipe = reference_regime(config, reference)
     config.data.require_root()
     check_longer(config, reference_data, reference_recipe)
     settings = settings_json(calibration, reference_data, reference_recipe)
+    stored = None if reuse_reference is None else \
+        stored_reference_runs(os.fspath(reuse_reference), reference_data, reference_recipe)
     with open_sweep_store(config, sweep_dir) as store:
         _ensure_runs(store, config, calibration, settings)
+        if stored is not None:
+            copied = copy_reference_runs(store, sweep_dir, stored)
+            print(f"calibration: {copied} reference runs copied from {reuse_reference}", file=sys.stderr)
         plan = calibration_plan(config, sweep_dir, reference_data, reference_recipe)
         if retry_failed:
             store.reset_failed(plan.table)
