@@ -102,14 +102,15 @@ def describe(calibration, specs) -> list:
 
 def parse_variant(text: str) -> dict:
     """"lr=0.1,train_subset=1600" -> {"lr": "0.1", "train_subset": "1600"}; "none" -> {}."""
+    from designspace.commands.calibrate import parse_overrides
     from designspace.errors import DesignspaceError
 
     if text.strip().lower() == "none":
         return {}
     items = [item.strip() for item in text.split(",") if item.strip()]
-    if not items or any("=" not in item for item in items):
+    if not items:
         raise DesignspaceError(f"--variant {text!r}: give KEY=VALUE[,KEY=VALUE...] or none")
-    return dict(item.split("=", 1) for item in items)
+    return parse_overrides(items, "--variant")
 
 
 def variant_regime(calibration, text: str):

@@ -15,7 +15,7 @@ import json
 import os
 
 
-def parse_overrides(items) -> dict:
+def parse_overrides(items, option: str = "calibrate: --reference") -> dict:
     """["epochs=8", "train_subset=all"] -> {"epochs": "8", "train_subset": "all"}."""
     from ..errors import DesignspaceError
 
@@ -23,7 +23,7 @@ def parse_overrides(items) -> dict:
     for item in items or ():
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise DesignspaceError(f"calibrate: --reference takes KEY=VALUE items, got {item!r}")
+            raise DesignspaceError(f"{option} takes KEY=VALUE items, got {item!r}")
         out[key.strip()] = value.strip()
     return out
 

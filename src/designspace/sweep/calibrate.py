@@ -246,10 +246,12 @@ def stored_reference_runs(source_dir: str, reference_data: DataConfig, reference
     (derived from the sweep seed, space, index and replicate), not on the regime being calibrated.
     So a calibration of another regime of the same sweep population can copy them instead of training.
     """
-    option = f"--reuse-reference {source_dir}"
-    if not os.path.isfile(os.path.join(source_dir, "results.db")):
-        raise DesignspaceError(f"{option}: not a sweep directory (no results.db)")
-    source = Store.open_existing(source_dir, readonly=True)
+    option = "--reuse-reference"
+    try:
+        source = Store.open_existing(source_dir, readonly=True)
+    except DesignspaceError as e:
+        raise DesignspaceError(f"{option} {e}") from None
+    option = f"{option} {source_dir}"
     try:
         settings, rows = source.meta("calibration"), source.rows("calibration") if source.has_table("calibration") else []
     finally:
@@ -268,22 +270,21 @@ def stored_reference_runs(source_dir: str, reference_data: DataConfig, reference
 
 
 def _run_identity(row) -> tuple:
-    return json.dumps(json.loads(row["spec"]), sort_keys=True), int(row["seed"])
+    return NetSpec.from_json(row["spec"]), int(row["seed"])
 
 
 def copy_reference_runs(store: Store, sweep_dir: str, stored: dict) -> int:
     """Put the finished result of each pending reference run that `stored` holds where the driver records it."""
-    from ..io import atomic_write_bytes
+    from ..io import atomic_write_json
     from .worker import RESULT_FILE, finished_result
 
     copied = 0
     for row in store.rows("calibration", Status.PENDING):
         source = stored.get(_run_identity(row)) if row["role"] == REFERENCE else None
-        if source is None or finished_result(source) is None:
-            continue
-        with open(os.path.join(source, RESULT_FILE), "rb") as f:
-            atomic_write_bytes(os.path.join(run_dir(sweep_dir, "calibration", row), RESULT_FILE), f.read())
-        copied += 1
+        result = finished_result(source) if source is not None else None
+        if result is not None:
+            atomic_write_json(os.path.join(run_dir(sweep_dir, "calibration", row), RESULT_FILE), result.to_dict())
+            copied += 1
     return copied
 
 
