@@ -15,7 +15,8 @@ from designspace.cli import main
 from designspace.errors import DesignspaceError
 from designspace.results import Status
 from designspace.sweep import load_sweep_file
-from designspace.sweep.calibrate import changed_regime, read_calibration, reference_regime
+from designspace.sweep.calibrate import (CalibrationConfig, changed_regime, read_calibration, reference_regime,
+                                         reference_runs_lacking, stored_reference_runs)
 from designspace.sweep.store import Store
 
 # 3 models x 2 seeds. Means 11, 20.5, 31.5; squared deviations from them 2 + 0.5 + 4.5 = 7 over M(S-1) = 3.
@@ -210,6 +211,10 @@ def test_another_regime_of_the_same_models_reuses_the_stored_reference_runs(tmp_
         err = capsys.readouterr().err
         assert needle in err and err.count("\n") == 1, (extra, err)
     assert not out.exists()  # refused before anything is written
+    # What the demo's estimate counts: every reference run of the first directory's seeds is there to copy.
+    copies = stored_reference_runs(str(first), *reference_regime(load_sweep_file(more), {"epochs": "4"}))
+    assert [reference_runs_lacking(load_sweep_file(more), CalibrationConfig(models=3, reference_seeds=seeds), copies)
+            for seeds in (1, 2, 3)] == [0, 0, 3]
     assert main(base + ["--reuse-reference", str(first)]) == 0
     assert "6 reference runs copied from" in capsys.readouterr().err
     reused = read_calibration(out)

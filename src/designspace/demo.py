@@ -248,21 +248,21 @@ def run_demo_calibration(preset="fashion-mnist", out=None, n=None, epochs=None, 
     """
     from .analysis.calibration import format_calibration
     from .sweep.calibrate import (CalibrationConfig, calibrate, read_calibration, reference_regime,
-                                  stored_reference_runs)
+                                  reference_runs_lacking, stored_reference_runs)
 
     settings = CalibrationConfig(models=models, seeds=seeds, reference_seeds=reference_seeds)
     config = demo_config(preset, n, epochs, data_dir, synthetic, runner, slots, device, seed, all_spaces)
     out = os.fspath(out or os.path.join("runs", config.name))
     reference_data, reference_recipe = reference_regime(config, reference)
     if reuse_reference is not None:  # a wrong directory is refused before the estimate is printed
-        stored_reference_runs(os.fspath(reuse_reference), reference_data, reference_recipe)
+        copies = stored_reference_runs(os.fspath(reuse_reference), reference_data, reference_recipe)
     _, rate = PRESETS[preset]["rate"]
     runs = {"regime": models * seeds, "reference": models * reference_seeds}
     stored = read_calibration(out) if os.path.exists(os.path.join(out, "results.db")) else None
     for role, done in (stored.finished if stored else {}).items():
         runs[role] = max(runs[role] - done, 0)  # resuming or growing a stored calibration: only the rest trains
-    if reuse_reference is not None:
-        runs["reference"] = 0  # counted as copied; any the other directory lacks trains as well
+    if reuse_reference is not None:  # at most those the other directory lacks train (an upper bound when resuming)
+        runs["reference"] = min(runs["reference"], reference_runs_lacking(config, settings, copies))
     passes = (runs["regime"] * image_passes(config.data, config.recipe)
               + runs["reference"] * image_passes(reference_data, reference_recipe))
     echo(f"designspace demo --calibrate: {models} models, each {seeds} times in the demo's regime and "

@@ -30,7 +30,7 @@ from ..results import Status
 from ..spec import NetSpec
 from ..train.recipe import Recipe
 from .config import SweepConfig
-from .driver import RunPlan, open_sweep_store, run_dir, train_runs
+from .driver import RunPlan, open_sweep_store, run_dir, sample_rows, train_runs
 from .store import Store
 from .task import RunKey, Task
 
@@ -267,6 +267,20 @@ def stored_reference_runs(source_dir: str, reference_data: DataConfig, reference
         raise DesignspaceError(f"{option}: its reference regime differs from this one ({', '.join(differ)}); "
                                "give the same --reference")
     return {_run_identity(row): run_dir(source_dir, "calibration", row) for row in rows if row["role"] == REFERENCE}
+
+
+def reference_runs_lacking(config: SweepConfig, calibration: CalibrationConfig, stored: dict) -> int:
+    """How many of the calibration's reference runs `stored` (`stored_reference_runs`) has no finished copy of:
+    those train even with --reuse-reference."""
+    from .worker import finished_result
+
+    lacking = 0
+    for row in choose_models(sample_rows(config), calibration.models):
+        spec = NetSpec.from_json(row["spec"])
+        for replicate in range(calibration.reference_seeds):
+            source = stored.get((spec, run_seed(config.seed, row["space"], int(row["index"]), REFERENCE, replicate)))
+            lacking += source is None or finished_result(source) is None
+    return lacking
 
 
 def _run_identity(row) -> tuple:
