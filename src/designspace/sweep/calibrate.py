@@ -207,15 +207,22 @@ def _ensure_runs(store: Store, config: SweepConfig, calibration: CalibrationConf
     want = {count: max(ours[count], have[count]) for count in COUNTS}
     if want == have:
         return
-    runs = []
-    for model, row in enumerate(choose_models(store.rows("models"), calibration.models)):
-        for role, count in ((REGIME, "seeds"), (REFERENCE, "reference_seeds")):
-            for replicate in range(have[count], want[count]):
-                runs.append({"model": model, "role": role, "replicate": replicate, "space": row["space"],
-                             "index": int(row["index"]),
-                             "seed": run_seed(config.seed, row["space"], int(row["index"]), role, replicate)})
+    runs = calibration_runs(config, choose_models(store.rows("models"), calibration.models),
+                            {count: range(have[count], want[count]) for count in COUNTS})
     grown = json.dumps({**ours, **want}, sort_keys=True)
     store.add_calibration(grown, hashlib.sha256(grown.encode()).hexdigest()[:16], runs)
+
+
+def calibration_runs(config: SweepConfig, model_rows: list, replicates: dict) -> list[dict]:
+    """The runs of the chosen models (sweep rows), each with its seed and its model's spec, in store order.
+
+    replicates: {"seeds": range, "reference_seeds": range}, the replicates of each role to list.
+    """
+    return [{"model": model, "role": role, "replicate": replicate, "space": row["space"], "index": int(row["index"]),
+             "spec": row["spec"], "seed": run_seed(config.seed, row["space"], int(row["index"]), role, replicate)}
+            for model, row in enumerate(model_rows)
+            for role, count in ((REGIME, "seeds"), (REFERENCE, "reference_seeds"))
+            for replicate in replicates[count]]
 
 
 def calibration_plan(config: SweepConfig, sweep_dir: str, reference_data: DataConfig,
@@ -272,30 +279,32 @@ def stored_reference_runs(source_dir: str, reference_data: DataConfig, reference
 def reference_runs_lacking(config: SweepConfig, calibration: CalibrationConfig, stored: dict) -> int:
     """How many of the calibration's reference runs `stored` (`stored_reference_runs`) has no finished copy of:
     those train even with --reuse-reference."""
-    from .worker import finished_result
-
-    lacking = 0
-    for row in choose_models(sample_rows(config), calibration.models):
-        spec = NetSpec.from_json(row["spec"])
-        for replicate in range(calibration.reference_seeds):
-            source = stored.get((spec, run_seed(config.seed, row["space"], int(row["index"]), REFERENCE, replicate)))
-            lacking += source is None or finished_result(source) is None
-    return lacking
+    runs = calibration_runs(config, choose_models(sample_rows(config), calibration.models),
+                            {"seeds": range(0), "reference_seeds": range(calibration.reference_seeds)})
+    return sum(_finished_copy(stored, run) is None for run in runs)
 
 
 def _run_identity(row) -> tuple:
+    """What a run's result depends on besides its regime: its model's spec and its seed."""
     return NetSpec.from_json(row["spec"]), int(row["seed"])
+
+
+def _finished_copy(stored: dict, row):
+    """The finished result of the stored reference run with the same spec and seed as `row`, or None."""
+    from .worker import finished_result
+
+    source = stored.get(_run_identity(row)) if row["role"] == REFERENCE else None
+    return finished_result(source) if source is not None else None
 
 
 def copy_reference_runs(store: Store, sweep_dir: str, stored: dict) -> int:
     """Put the finished result of each pending reference run that `stored` holds where the driver records it."""
     from ..io import atomic_write_json
-    from .worker import RESULT_FILE, finished_result
+    from .worker import RESULT_FILE
 
     copied = 0
     for row in store.rows("calibration", Status.PENDING):
-        source = stored.get(_run_identity(row)) if row["role"] == REFERENCE else None
-        result = finished_result(source) if source is not None else None
+        result = _finished_copy(stored, row)
         if result is not None:
             atomic_write_json(os.path.join(run_dir(sweep_dir, "calibration", row), RESULT_FILE), result.to_dict())
             copied += 1
