@@ -242,6 +242,12 @@ def test_reference_defaults_and_overrides(tmp_path):
     data, recipe = reference_regime(config, {"epochs": "3", "synthetic_train": "500", "lr": "0.05"})
     assert (recipe.epochs, data.synthetic_train, recipe.lr) == (3, 500, 0.05)
     assert recipe.warmup_epochs == 0.5 * 3 / config.recipe.epochs
+    # A regime with precise BN statistics can be judged against reference runs trained without them.
+    precise = load_sweep_file(tiny_sweep(tmp_path, recipe="precise_bn_images: 64"))
+    assert precise.recipe.precise_bn_images == 64 and reference_regime(precise)[1].precise_bn_images == 64
+    plain = load_sweep_file(tiny_sweep(tmp_path))
+    assert reference_regime(precise, {"epochs": "4", "precise_bn_images": "0"})[1].to_dict() == \
+        reference_regime(plain, {"epochs": "4"})[1].to_dict()
 
 
 def test_changed_regime_parses_changes_as_the_fields_types_and_names_the_option(tmp_path):

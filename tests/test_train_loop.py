@@ -73,8 +73,9 @@ class StopAfterFirstEpoch(Progress):
         raise KeyboardInterrupt
 
 
-def test_resume_gives_the_same_final_weights(tmp_path):
-    recipe = Recipe(epochs=3, batch_size=32, ema_decay=0.9, **FAST)
+@pytest.mark.parametrize("precise_bn_images", [0, 64])
+def test_resume_gives_the_same_final_weights(tmp_path, precise_bn_images):
+    recipe = Recipe(epochs=3, batch_size=32, ema_decay=0.9, precise_bn_images=precise_bn_images, **FAST)
     full = train(SPEC, DATA, recipe, out_dir=str(tmp_path / "full"), device="cpu", progress=False)
     with pytest.raises(KeyboardInterrupt):
         train(SPEC, DATA, recipe, out_dir=str(tmp_path / "cut"), device="cpu", progress=StopAfterFirstEpoch())

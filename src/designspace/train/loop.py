@@ -32,6 +32,7 @@ from .checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng, run_finge
 from .device import (autocast, choose_channels_last, configure, device_name, host_name, is_oom, peak_memory_mb,
                      reset_peak_memory, resolve_device, synchronize)
 from .ema import ModelEMA
+from .precise_bn import recompute_bn_statistics
 from .progress import make_progress
 from .recipe import SGD, Recipe, parameter_groups
 from .result import TrainResult, summarize_errors
@@ -253,8 +254,14 @@ class Trainer:
                 "started": started, "lr": float(self.lr_table[min(self.step - 1, len(self.lr_table) - 1)])}
 
     def evaluate(self, record: dict) -> dict:
-        """Add the test metrics (of the EMA weights when there is an EMA) to an epoch's record."""
+        """Add the test metrics (of the EMA weights when there is an EMA) to an epoch's record; with
+        `precise_bn_images`, each tested model's BN statistics are recomputed first (precise_bn.py)."""
         model = self.ema.module if self.ema is not None else self.model
+        if self.recipe.precise_bn_images:
+            for tested in (model, self.model) if self.ema is not None else (model,):
+                record["precise_bn_images"] = recompute_bn_statistics(
+                    tested, self.train_loader, self.recipe.precise_bn_images, record["epoch"] - 1, self.device,
+                    self.amp, self.ctx)
         _, record["test_error"], record["test_top5_error"] = evaluate(model, self.test_loader, self.device, self.amp,
                                                                       self.ctx)
         if self.ema is not None:

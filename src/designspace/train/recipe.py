@@ -21,6 +21,8 @@ from torch import nn
 from ..errors import DesignspaceError, UnknownNameError, check_keys
 
 REFERENCE_BATCH = 128
+# Fields added after runs were first stored, with the default that leaves training as it was.
+ADDED_FIELDS = {"precise_bn_images": 0}
 NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
 
 
@@ -42,6 +44,7 @@ class Recipe:
     ema_decay: float = 0.0  # 0: no EMA; e.g. 0.999 keeps an exponential moving average of the weights
     zero_init_last_bn: bool = False
     grad_clip: float = 0.0  # largest global L2 norm of the gradients (0: no clipping)
+    precise_bn_images: int = 0  # before each test, BN statistics recomputed over this many training images (0: off)
     eval_batch_size: int = 1024
     amp: bool = True  # bf16 autocast on CUDA (CPU runs stay fp32)
     channels_last: str = "auto"  # "auto" (measured per model), "on", "off"
@@ -66,6 +69,8 @@ class Recipe:
         need(0 <= self.label_smoothing < 1, f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
         need(0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay!r}")
         need(self.grad_clip >= 0 and math.isfinite(self.grad_clip), f"grad_clip must be >= 0, got {self.grad_clip!r}")
+        need(isinstance(self.precise_bn_images, int) and self.precise_bn_images >= 0,
+             f"precise_bn_images must be an integer >= 0, got {self.precise_bn_images!r}")
         need(self.crop_padding >= 0, f"crop_padding must be >= 0, got {self.crop_padding!r}")
         need(self.channels_last in ("auto", "on", "off"), f"channels_last must be auto, on or off, got {self.channels_last!r}")
 
@@ -91,7 +96,13 @@ class Recipe:
         return torch.tensor(values, dtype=torch.float32, device=device)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as plain JSON; those in ADDED_FIELDS only when set, so that runs stored before a field
+        existed keep their fingerprints."""
+        fields = asdict(self)
+        for name, default in ADDED_FIELDS.items():
+            if fields[name] == default:
+                del fields[name]
+        return fields
 
     @classmethod
     def from_dict(cls, data: dict) -> "Recipe":
