@@ -258,7 +258,7 @@ class Trainer:
         `precise_bn_images`, each tested model's BN statistics are recomputed first (precise_bn.py)."""
         model = self.ema.module if self.ema is not None else self.model
         if self.recipe.precise_bn_images:
-            for tested in (model, self.model) if self.ema is not None else (model,):
+            for tested in {id(m): m for m in (model, self.model)}.values():  # the EMA's and the raw weights
                 record["precise_bn_images"] = recompute_bn_statistics(
                     tested, self.train_loader, self.recipe.precise_bn_images, record["epoch"] - 1, self.device,
                     self.amp, self.ctx)

@@ -21,8 +21,8 @@ from torch import nn
 from ..errors import DesignspaceError, UnknownNameError, check_keys
 
 REFERENCE_BATCH = 128
-# Fields added after runs were first stored, with the default that leaves training as it was.
-ADDED_FIELDS = {"precise_bn_images": 0}
+# Fields added after runs were first stored; their defaults leave training as it was.
+ADDED_FIELDS = ("precise_bn_images",)
 NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
 
 
@@ -99,8 +99,8 @@ class Recipe:
         """The fields as plain JSON; those in ADDED_FIELDS only when set, so that runs stored before a field
         existed keep their fingerprints."""
         fields = asdict(self)
-        for name, default in ADDED_FIELDS.items():
-            if fields[name] == default:
+        for name in ADDED_FIELDS:
+            if fields[name] == self.__dataclass_fields__[name].default:
                 del fields[name]
         return fields
 
