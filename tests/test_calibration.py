@@ -248,6 +248,9 @@ def test_reference_defaults_and_overrides(tmp_path):
     plain = load_sweep_file(tiny_sweep(tmp_path))
     assert reference_regime(precise, {"epochs": "4", "precise_bn_images": "0"})[1].to_dict() == \
         reference_regime(plain, {"epochs": "4"})[1].to_dict()
+    # The printed regime line names precise BN only where a regime uses it.
+    lines = [cal.describe_regime(c.data.to_dict(), c.recipe.to_dict()) for c in (precise, plain)]
+    assert lines[0] == lines[1] + ", precise BN over 64 images" and "precise" not in lines[1]
 
 
 def test_changed_regime_parses_changes_as_the_fields_types_and_names_the_option(tmp_path):

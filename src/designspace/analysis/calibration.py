@@ -247,7 +247,8 @@ def describe_regime(data: dict, recipe: dict) -> str:
     subset = data.get("train_subset")
     images = f"first {subset:,} images per class" if subset else "the full training set"
     epochs = f"{recipe['epochs']} epoch{'s' if recipe['epochs'] != 1 else ''}"
-    return f"{epochs} on {images} of {data['name']}, batch {recipe['batch_size']}, lr {recipe['lr']:g}"
+    precise = f", precise BN over {recipe['precise_bn_images']:,} images" if recipe.get("precise_bn_images") else ""
+    return f"{epochs} on {images} of {data['name']}, batch {recipe['batch_size']}, lr {recipe['lr']:g}{precise}"
 
 
 def format_calibration(calibration) -> str:

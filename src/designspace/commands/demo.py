@@ -2,7 +2,7 @@
 
     designspace demo                                   # Fashion-MNIST, this CPU, under 10 minutes
     designspace demo --calibrate                       # is the demo's regime a valid proxy? (its own, longer run)
-    designspace demo --preset fashion-mnist-4x         # 4x the data: the regime that passes its calibration
+    designspace demo --preset fashion-mnist-4x         # 4x the data, precise BN: the regime that passes its calibration
     designspace demo --all-spaces                      # AnyNetX A..E and RegNetX, the paper's four comparisons
     designspace demo --n 4 --out runs/quick            # a quicker, smaller run
     designspace demo --preset cifar10 --data-dir DIR   # a GPU; add --runner ray|slurm for a cluster
@@ -42,8 +42,8 @@ def register(sub) -> None:
                                    "each briefly, write the HTML report and print what this run found. Run it again "
                                    "to resume. --calibrate measures whether the regime is a valid proxy.")
     p.add_argument("--preset", default="fashion-mnist", choices=list(PRESETS),
-                   help="fashion-mnist (default: this CPU, minutes), fashion-mnist-4x (4x its data and time), cifar10 (a "
-                        "GPU), imagenet (the paper's regime)")
+                   help="fashion-mnist (default: this CPU, minutes), fashion-mnist-4x (4x its data and time, precise BN), "
+                        "cifar10 (a GPU), imagenet (the paper's regime)")
     p.add_argument("--out", metavar="DIR", help="sweep directory (default: runs/demo-<preset>)")
     p.add_argument("--n", type=int, help="models per design space (default: the preset's)")
     p.add_argument("--epochs", type=int, help="training epochs per model (default: the preset's)")
