@@ -146,8 +146,8 @@ def estimate_compute(config, preset: str) -> dict:
     passes = models * image_passes(config.data, config.recipe)
     device, rate = PRESETS[preset]["rate"]
     return {"models": models, "epochs": config.recipe.epochs, "train_images": train_images, "test_images": test_images,
-            "precise_bn_images": precise_bn_passes(config.data, config.recipe), "image_passes": passes, "multiply_adds": passes * 3 * flops, "device": device, "assumed_rate": rate,
-            "hours": passes / rate / 3600}
+            "precise_bn_images": precise_bn_passes(config.data, config.recipe), "image_passes": passes,
+            "multiply_adds": passes * 3 * flops, "device": device, "assumed_rate": rate, "hours": passes / rate / 3600}
 
 
 def format_estimate(est: dict) -> str:

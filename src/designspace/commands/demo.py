@@ -42,8 +42,8 @@ def register(sub) -> None:
                                    "each briefly, write the HTML report and print what this run found. Run it again "
                                    "to resume. --calibrate measures whether the regime is a valid proxy.")
     p.add_argument("--preset", default="fashion-mnist", choices=list(PRESETS),
-                   help="fashion-mnist (default: this CPU, minutes), fashion-mnist-4x (4x its data and time, precise BN), "
-                        "cifar10 (a GPU), imagenet (the paper's regime)")
+                   help="fashion-mnist (default: this CPU, minutes), fashion-mnist-4x (4x its data and time, "
+                        "precise BN), cifar10 (a GPU), imagenet (the paper's regime)")
     p.add_argument("--out", metavar="DIR", help="sweep directory (default: runs/demo-<preset>)")
     p.add_argument("--n", type=int, help="models per design space (default: the preset's)")
     p.add_argument("--epochs", type=int, help="training epochs per model (default: the preset's)")
