@@ -8,7 +8,7 @@ from torch import nn
 from designspace import DesignspaceError
 from designspace.train import Recipe, train
 from designspace.train.checkpoint import load_checkpoint
-from designspace.train.precise_bn import batch_norms, recompute_bn_statistics
+from designspace.train.precise_bn import batch_norms, images_used, recompute_bn_statistics
 from test_train_loop import DATA, FAST, SPEC
 
 
@@ -34,7 +34,7 @@ def test_the_statistics_are_the_plain_mean_of_the_batch_statistics():
 
     used = recompute_bn_statistics(model, Batches(batches), images=70, epoch=1)
 
-    assert used == 96  # whole batches until at least 70 images: 3 of 32
+    assert used == images_used(70, 32, 5 * 32) == 96  # whole batches until at least 70 images: 3 of 32
     for norm, inputs in seen_by.items():
         assert len(inputs) == 3
         mean = torch.stack([x.mean(dim=(0, 2, 3)) for x in inputs]).mean(0)
@@ -45,6 +45,13 @@ def test_the_statistics_are_the_plain_mean_of_the_batch_statistics():
     assert not model.training
     torch.testing.assert_close(seen_by[batch_norms(model)[0]][0], nn.functional.conv2d(batches[1][0], model[0].weight,
                                                                                         model[0].bias))  # epoch 1's order
+
+
+def test_more_images_than_an_epoch_use_its_full_batches():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    batches = [(torch.randn(32, 3, 8, 8), None) for _ in range(5)]
+    assert recompute_bn_statistics(model, Batches(batches), images=1000, epoch=0) == images_used(1000, 32, 160) == 160
+    assert images_used(1000, 32, 170) == 160 and images_used(0, 32, 160) == 0  # the loader drops a partial batch
 
 
 def test_no_images_or_no_batch_norm_leaves_the_model_alone():

@@ -125,9 +125,10 @@ def split_sizes(data) -> tuple[int, int]:
 
 
 def precise_bn_passes(data, recipe) -> int:
-    """Training images one epoch's precise BN statistics go through: whole batches, at most the training set."""
-    batches = math.ceil(recipe.precise_bn_images / recipe.batch_size)
-    return min(batches * recipe.batch_size, split_sizes(data)[0])
+    """Training images one epoch's precise BN statistics go through."""
+    from .train.precise_bn import images_used
+
+    return images_used(recipe.precise_bn_images, recipe.batch_size, split_sizes(data)[0])
 
 
 def image_passes(data, recipe) -> float:

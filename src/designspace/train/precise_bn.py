@@ -17,6 +17,14 @@ from . import ddp
 from .device import autocast
 
 
+def images_used(images: int, batch_size: int, train_images: int) -> int:
+    """How many images recompute_bn_statistics goes through on one process: whole training batches until
+    `images` are reached, at most one epoch's full batches (the training loader drops a partial last one)."""
+    if images <= 0:
+        return 0
+    return min(math.ceil(images / batch_size), train_images // batch_size) * batch_size
+
+
 def batch_norms(model: torch.nn.Module) -> list:
     """The model's batch-norm layers that keep running statistics."""
     return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
