@@ -1,0 +1,97 @@
+"""What a training step of the demo's models costs on this CPU: smaller batches, and bf16 autocast.
+
+    python benchmarks/bench_cpu_step.py                  # 6 of the demo's models, one thread
+    python benchmarks/bench_cpu_step.py --models 12 --rounds 5
+
+The small-image regime trains in fp32 at batch 64 (docs/regime.md). This measures, on the
+demo's own models (its spaces and band, spread as `designspace calibrate` spreads them), the
+images per second of one training step (forward, loss, backward, the library's SGD; channels_last,
+synthetic 28x28x1 data, one thread) at batch 64 in fp32, the baseline, against batch 32 and 16
+(more steps for the same images) and against bf16 autocast at batch 64. The rows are timed
+in turns, best of --rounds, so a load that comes and goes hits them alike. Printed: each row's
+images/s over all models (the harmonic mean, what a sweep of them sees) and its ratio to the
+baseline, and whether this CPU has native bf16 instructions.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+ROWS = (("fp32, batch 64 (baseline)", 64, False), ("fp32, batch 32", 32, False), ("fp32, batch 16", 16, False),
+        ("bf16 autocast, batch 64", 64, True))
+
+
+def demo_models(count: int):
+    """`count` of the demo's sampled models: [(name, NetSpec)]."""
+    from designspace.demo import demo_config
+    from designspace.spec import NetSpec
+    from designspace.sweep.calibrate import choose_models
+    from designspace.sweep.driver import sample_rows
+
+    rows = choose_models(sample_rows(demo_config("fashion-mnist")), count)
+    return [(f"{row['space']} #{row['index']}", NetSpec.from_json(row["spec"])) for row in rows]
+
+
+def step_function(spec, batch: int, bf16: bool):
+    """One training step of a fresh model of `spec` in the demo's regime, at this batch size."""
+    from designspace.models import build_model
+    from designspace.train import SGD, parameter_groups
+
+    torch.manual_seed(0)
+    model = build_model(spec, zero_init_last_bn=True).to(memory_format=torch.channels_last).train()
+    optimizer = SGD(parameter_groups(model, 5e-4, False), momentum=0.9)
+    images = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    labels = torch.randint(0, 10, (batch,))
+    lr = torch.tensor(0.05)
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = torch.nn.functional.cross_entropy(model(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step(lr)
+    return step
+
+
+def seconds_per_image(step, batch: int, images: int) -> float:
+    steps = max(3, images // batch)
+    started = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - started) / (steps * batch)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--images", type=int, default=640, help="images per timed stretch of each row")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    with open("/proc/cpuinfo") as f:
+        native_bf16 = "avx512_bf16" in f.read()
+    print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+          f"native bf16 (avx512_bf16): {'yes' if native_bf16 else 'no'}; one thread")
+    models = demo_models(args.models)
+    total = [0.0] * len(ROWS)  # sum over models of seconds per image: the harmonic mean's denominator
+    for name, spec in models:
+        steps = [step_function(spec, batch, bf16) for _, batch, bf16 in ROWS]
+        for step in steps:
+            step()  # warm-up: first-call allocations and kernel choices
+        best = [float("inf")] * len(ROWS)
+        for _ in range(args.rounds):
+            for i, (step, (_, batch, _)) in enumerate(zip(steps, ROWS)):
+                best[i] = min(best[i], seconds_per_image(step, batch, args.images))
+        total = [t + b for t, b in zip(total, best)]
+        print(f"  {name:14s} depth {sum(s.depth for s in spec.stages)}, "
+              + ", ".join(f"{1 / b:,.0f}" for b in best) + " images/s")
+    print(f"\n{'row':28s} {'images/s':>9s} {'time / baseline':>16s}")
+    for (name, _, _), t in zip(ROWS, total):
+        print(f"{name:28s} {len(models) / t:9,.0f} {t / total[0]:15.2f}x")
+
+
+if __name__ == "__main__":
+    main()
