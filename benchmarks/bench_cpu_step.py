@@ -5,9 +5,9 @@
 
 The small-image regime trains in fp32 at batch 64 (docs/regime.md). This measures, on the
 demo's own models (its spaces and band, spread as `designspace calibrate` spreads them), the
-images per second of one training step (forward, loss, backward, the library's SGD; channels_last,
-synthetic 28x28x1 data, one thread) at batch 64 in fp32, the baseline, against batch 32 and 16
-(more steps for the same images) and against bf16 autocast at batch 64. The rows are timed
+images per second of one training step (forward, loss, backward, the library's SGD, all as the
+demo's recipe says; channels_last, synthetic data of Fashion-MNIST's shape, one thread) at batch
+64 in fp32, the baseline, against batch 32 and 16 (more steps for the same images) and against bf16 autocast at batch 64. The rows are timed
 in turns, best of --rounds, so a load that comes and goes hits them alike. Printed: each row's
 images/s over all models (the harmonic mean, what a sweep of them sees) and its ratio to the
 baseline, and whether this CPU has native bf16 instructions.
@@ -15,6 +15,7 @@ baseline, and whether this CPU has native bf16 instructions.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import torch
@@ -24,31 +25,37 @@ ROWS = (("fp32, batch 64 (baseline)", 64, False), ("fp32, batch 32", 32, False),
 
 
 def demo_models(count: int):
-    """`count` of the demo's sampled models: [(name, NetSpec)]."""
+    """`count` of the demo's sampled models as [(name, NetSpec)], and the demo's sweep config."""
     from designspace.demo import demo_config
     from designspace.spec import NetSpec
     from designspace.sweep.calibrate import choose_models
     from designspace.sweep.driver import sample_rows
 
-    rows = choose_models(sample_rows(demo_config("fashion-mnist")), count)
-    return [(f"{row['space']} #{row['index']}", NetSpec.from_json(row["spec"])) for row in rows]
+    config = demo_config("fashion-mnist")
+    rows = choose_models(sample_rows(config), count)
+    return [(f"{row['space']} #{row['index']}", NetSpec.from_json(row["spec"])) for row in rows], config
 
 
-def step_function(spec, batch: int, bf16: bool):
-    """One training step of a fresh model of `spec` in the demo's regime, at this batch size."""
+def step_function(spec, config, batch: int, bf16: bool):
+    """One training step of a fresh model of `spec` in the demo's recipe (as the library's Trainer builds it),
+    at this batch size, on synthetic images of the demo's data set's shape, at the recipe's peak lr."""
+    from designspace.data.datasets import dataset_shape
     from designspace.models import build_model
     from designspace.train import SGD, parameter_groups
 
+    recipe = dataclasses.replace(config.recipe, batch_size=batch)
+    channels, classes, side = dataset_shape(config.data)
     torch.manual_seed(0)
-    model = build_model(spec, zero_init_last_bn=True).to(memory_format=torch.channels_last).train()
-    optimizer = SGD(parameter_groups(model, 5e-4, False), momentum=0.9)
-    images = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last)
-    labels = torch.randint(0, 10, (batch,))
-    lr = torch.tensor(0.05)
+    model = build_model(spec, zero_init_last_bn=recipe.zero_init_last_bn).to(memory_format=torch.channels_last)
+    optimizer = SGD(parameter_groups(model, recipe.weight_decay, recipe.exclude_norm_and_bias_from_decay),
+                    recipe.momentum, recipe.nesterov, recipe.grad_clip)
+    images = torch.randn(batch, channels, side, side).contiguous(memory_format=torch.channels_last)
+    labels = torch.randint(0, classes, (batch,))
+    lr = torch.tensor(recipe.peak_lr)
 
     def step():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = torch.nn.functional.cross_entropy(model(images), labels)
+            loss = torch.nn.functional.cross_entropy(model(images), labels, label_smoothing=recipe.label_smoothing)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step(lr)
@@ -75,10 +82,10 @@ def main() -> None:
         native_bf16 = "avx512_bf16" in f.read()
     print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
           f"native bf16 (avx512_bf16): {'yes' if native_bf16 else 'no'}; one thread")
-    models = demo_models(args.models)
+    models, config = demo_models(args.models)
     total = [0.0] * len(ROWS)  # sum over models of seconds per image: the harmonic mean's denominator
     for name, spec in models:
-        steps = [step_function(spec, batch, bf16) for _, batch, bf16 in ROWS]
+        steps = [step_function(spec, config, batch, bf16) for _, batch, bf16 in ROWS]
         for step in steps:
             step()  # warm-up: first-call allocations and kernel choices
         best = [float("inf")] * len(ROWS)
