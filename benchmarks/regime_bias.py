@@ -2,6 +2,7 @@
 
     python benchmarks/regime_bias.py runs/demo-fashion-mnist runs/demo-cal24
     python benchmarks/regime_bias.py runs/demo-fashion-mnist runs/demo-cal24 --variant train_subset=3200 --json variants.json
+    python benchmarks/regime_bias.py DIR DIR --reference-seeds 3 --spaces anynetx_e,regnetx   # those spaces' models only
 
 It pools the complete models of one or more calibrations of the same regime and reference (each
 directory made by `designspace calibrate` or `designspace demo --calibrate`), taking the first
@@ -38,13 +39,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 def pooled(dirs: list, seeds: int, reference_seeds: int):
     """One Calibration of every complete model of the directories' calibrations, cut to the same runs each,
-    the NetSpec of each of its models, and each model's regime training seeds."""
+    the NetSpec of each of its models, and each model's regime training seeds. A model that several of the
+    calibrations hold (the same spec and seeds: the same runs) counts once, as the first directory has it."""
     from designspace.errors import DesignspaceError
     from designspace.spec import NetSpec
     from designspace.sweep.calibrate import REGIME, read_calibration
     from designspace.sweep.store import Store
 
-    calibrations, models, specs, run_seeds = [], [], [], []
+    calibrations, models, specs, run_seeds, taken = [], [], [], [], set()
     for d in dirs:
         calibration = read_calibration(d)
         if calibration is None:
@@ -59,15 +61,33 @@ def pooled(dirs: list, seeds: int, reference_seeds: int):
         spec_of = {(r["space"], int(r["idx"])): r["spec"] for r in rows}
         seed_of = {(r["space"], int(r["idx"]), int(r["replicate"])): int(r["seed"]) for r in rows if r["role"] == REGIME}
         for m in calibration.complete:
+            spec = NetSpec.from_json(spec_of[(m.space, m.index)])
+            seeds_of_model = tuple(seed_of[(m.space, m.index, replicate)] for replicate in range(seeds))
+            if (spec, seeds_of_model) in taken:
+                continue
+            taken.add((spec, seeds_of_model))
             models.append(dataclasses.replace(m, regime=m.regime[:seeds], references=m.references[:reference_seeds],
                                               statuses=m.regime_statuses[:seeds] + m.reference_statuses[:reference_seeds]))
-            specs.append(NetSpec.from_json(spec_of[(m.space, m.index)]))
-            run_seeds.append(tuple(seed_of[(m.space, m.index, replicate)] for replicate in range(seeds)))
+            specs.append(spec)
+            run_seeds.append(seeds_of_model)
         calibrations.append(calibration)
     regimes = {json.dumps(c.regime, sort_keys=True) for c in calibrations}
     if len(regimes) > 1:
         raise DesignspaceError(f"{', '.join(dirs)}: the calibrations are of different regimes; pool one regime's")
     return dataclasses.replace(calibrations[0], sweep_dir=" + ".join(dirs), models=tuple(models)), specs, run_seeds
+
+
+def only_spaces(calibration, specs, run_seeds, spaces):
+    """The pooled calibration, specs and seeds cut to the models of these spaces."""
+    from designspace.errors import DesignspaceError
+
+    spaces = [name.strip() for name in spaces]
+    keep = [i for i, m in enumerate(calibration.models) if m.space in spaces]
+    if not keep or len({calibration.models[i].space for i in keep}) < len(spaces):
+        held = sorted({m.space for m in calibration.models})
+        raise DesignspaceError(f"--spaces {','.join(spaces)}: the pooled calibrations hold {', '.join(held)}")
+    return (dataclasses.replace(calibration, models=tuple(calibration.models[i] for i in keep)),
+            [specs[i] for i in keep], [run_seeds[i] for i in keep])
 
 
 def shape(spec) -> dict:
@@ -159,10 +179,14 @@ def main() -> None:
     parser.add_argument("--reference-seeds", type=int, default=2)
     parser.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE[,...]",
                         help="retrain the pooled models in the regime with these changes (repeatable; none: as stored)")
+    parser.add_argument("--spaces", metavar="NAME,NAME[,...]",
+                        help="judge only the pooled models of these spaces (default: all)")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--json", metavar="FILE", help="write each variant's per-model errors here (atomically)")
     args = parser.parse_args()
     calibration, specs, run_seeds = pooled(args.dirs, args.seeds, args.reference_seeds)
+    if args.spaces:
+        calibration, specs, run_seeds = only_spaces(calibration, specs, run_seeds, args.spaces.split(","))
     variants = [(text, *variant_regime(calibration, text)) for text in args.variant]  # a wrong one stops us here
     print(f"the stored regime ({args.seeds} seeds, {args.reference_seeds} reference runs each):")
     print("\n".join("  " + line for line in describe(calibration, specs)), flush=True)

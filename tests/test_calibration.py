@@ -227,6 +227,18 @@ def test_another_regime_of_the_same_models_reuses_the_stored_reference_runs(tmp_
     assert main(base + ["--reference-seeds", "3", "--reuse-reference", str(first)]) == 0
     assert "0 reference runs copied" in capsys.readouterr().err
     assert read_calibration(out).counts == {"done": 15}
+    # Several directories: their runs together, the first that holds a run giving it.
+    regime = reference_regime(load_sweep_file(more), {"epochs": "4"})
+    both = stored_reference_runs([str(first), str(out)], *regime)
+    assert len(both) == 9 and len(copies) == 6
+    assert all(both[key] == path for key, path in copies.items())  # first's own, not out's copies of them
+    third = tmp_path / "c"
+    assert main(base[:3] + [str(third)] + base[4:] + ["--reference-seeds", "3", "--reuse-reference", str(first),
+                                                     "--reuse-reference", str(out)]) == 0
+    assert f"9 reference runs copied from {first}, {out}" in capsys.readouterr().err
+    assert all(not starts(d) for d in (third / "calibration" / "reference").iterdir())
+    assert [m.references for m in read_calibration(third).models] == \
+        [m.references for m in read_calibration(out).models]
     # A sweep directory without a calibration has nothing to copy.
     plain = tmp_path / "plain"
     assert main(["sweep", "run", str(more), "--out", str(plain), "--no-progress"]) == 0

@@ -11,28 +11,66 @@ import time
 import pytest
 from sweep_helpers import needs_fashion_mnist
 
-from designspace.demo import (ALL_SPACES, ALL_STUDY_PAIRS, PRESETS, SPACES, STUDY_PAIRS, demo_config,
-                             estimate_compute, format_estimate, split_sizes)
+from designspace.demo import (ALL_SPACES, ALL_STUDY_PAIRS, PRESETS, SPACES, demo_command, demo_config,
+                             estimate_compute, format_estimate, split_sizes, study_pairs)
+
+DEFAULT_SPACES = ("anynetx_e", "regnetx")  # the fashion-mnist preset's: where its regime ranks validly
 
 
 def test_every_preset_is_a_valid_sweep():
     for preset in PRESETS:
         config = demo_config(preset, data_dir="/nonexistent")
-        assert [s.name for s in config.spaces] == list(SPACES)
+        assert [s.name for s in config.spaces] == list(PRESETS[preset]["spaces"])
         assert config.recipe.epochs >= 1
         assert [s.name for s in demo_config(preset, all_spaces=True).spaces] == list(ALL_SPACES)
-    assert demo_config("cifar10").spaces[0].n == 100 and demo_config("imagenet").spaces[0].n == 500
+    assert [(s.name, s.n) for s in demo_config("fashion-mnist").spaces] == [(name, 30) for name in DEFAULT_SPACES]
+    for preset, n in (("fashion-mnist-4x", 20), ("cifar10", 100), ("imagenet", 500)):
+        assert [(s.name, s.n) for s in demo_config(preset).spaces] == [(name, n) for name in SPACES]
     assert demo_config("imagenet").spaces[0].flops == (360_000_000, 400_000_000)
-    # The 4x preset is the default's sweep with 4x the training images and precise BN statistics: the same
-    # models, another regime.
+    # The 4x preset is the default's sweep with 4x the training images and precise BN statistics, over
+    # AnyNetX_A too: another regime of the same population.
     small, large = demo_config("fashion-mnist"), demo_config("fashion-mnist-4x")
     assert large.data.train_subset == 4 * small.data.train_subset
     assert dataclasses.replace(large.data, train_subset=small.data.train_subset) == small.data
     assert small.recipe.precise_bn_images == 0 and large.recipe.precise_bn_images == 2048
     assert dataclasses.replace(large.recipe, precise_bn_images=0) == small.recipe
-    assert (large.spaces, large.seed) == (small.spaces, small.seed)
-    assert {s for pair in STUDY_PAIRS for s in pair} <= set(SPACES)
+    assert (large.spaces[0].flops, large.seed) == (small.spaces[0].flops, small.seed)
     assert {s for pair in ALL_STUDY_PAIRS for s in pair} <= set(ALL_SPACES)
+
+
+def test_the_spaces_and_their_comparisons():
+    from designspace.sweep.driver import sample_rows
+
+    assert study_pairs(DEFAULT_SPACES) == (("anynetx_e", "regnetx"),)
+    assert study_pairs(SPACES) == (("anynetx_a", "anynetx_e"), ("anynetx_a", "regnetx"))
+    assert study_pairs(ALL_SPACES) == ALL_STUDY_PAIRS
+    # --spaces: names as the user writes them, in their order; the sweep directory says which.
+    chosen = demo_config("fashion-mnist", spaces=["AnyNetX-A", "anynetx_e", "regnetx", "anynetx_e"])
+    assert [s.name for s in chosen.spaces] == list(SPACES)
+    assert chosen.name == "demo-fashion-mnist-anynetx_a-anynetx_e-regnetx"
+    assert demo_config("fashion-mnist", spaces=list(DEFAULT_SPACES)).name == "demo-fashion-mnist"
+    assert demo_config("fashion-mnist", all_spaces=True).name == "demo-fashion-mnist-all"
+    # The command a summary names to calibrate the sweep it ran.
+    assert demo_command("fashion-mnist", chosen) == "designspace demo --preset fashion-mnist --spaces " \
+                                                   "anynetx_a,anynetx_e,regnetx"
+    assert demo_command("fashion-mnist", demo_config("fashion-mnist")) == "designspace demo --preset fashion-mnist"
+    assert demo_command("cifar10", demo_config("cifar10", all_spaces=True)).endswith("--preset cifar10 --all-spaces")
+    # A space's models do not depend on which others run or on n beyond their own: the 4x preset's AnyNetX_E
+    # and RegNetX models are the first 20 of the default's, so calibrations of both share reference runs.
+    small = {(r["space"], r["index"]): r["spec"] for r in sample_rows(demo_config("fashion-mnist"))}
+    large = {(r["space"], r["index"]): r["spec"] for r in sample_rows(demo_config("fashion-mnist-4x"))}
+    shared = [key for key in large if key[0] in DEFAULT_SPACES]
+    assert len(shared) == 40 and all(large[key] == small[key] for key in shared)
+
+
+def test_bad_spaces_are_one_line(run_cli, tmp_path):
+    out = tmp_path / "demo"
+    for spaces, needle in (("anynetx_e,regnetz", "unknown design space 'regnetz'; did you mean"),
+                           ("regnetx", "a comparison needs at least two spaces"),
+                           ("regnetx,RegNetX", "a comparison needs at least two spaces")):
+        rc, stdout, err = run_cli("demo", "--synthetic", "--spaces", spaces, "--out", out, "--no-progress")
+        assert rc == 2 and needle in err and err.count("\n") == 1 and stdout == "", (spaces, err)
+    assert not out.exists()
 
 
 def test_compute_estimate_by_hand():
@@ -44,7 +82,7 @@ def test_compute_estimate_by_hand():
     config = demo_config("fashion-mnist", n=2)
     small = estimate_compute(config, "fashion-mnist")
     per_class = PRESETS["fashion-mnist"]["data"]["train_subset"]
-    assert (small["models"], small["train_images"]) == (6, 10 * per_class)
+    assert (small["models"], small["train_images"]) == (4, 10 * per_class)  # 2 spaces x 2
     assert small["test_images"] == split_sizes(config.data)[1]
     assert small["precise_bn_images"] == 0 and "precise-BN" not in format_estimate(small)
     # The 4x preset's runs also recompute precise BN statistics over 2,048 images (32 batches of 64) each epoch.
@@ -84,7 +122,7 @@ def _done(db):
 @needs_fashion_mnist
 def test_demo_small_killed_and_resumed(tmp_path):
     out = tmp_path / "demo"
-    cmd = [sys.executable, "-m", "designspace", "demo", "--n", "2", "--epochs", "1", "--out", str(out), "--no-progress"]
+    cmd = [sys.executable, "-m", "designspace", "demo", "--n", "3", "--epochs", "1", "--out", str(out), "--no-progress"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     db = out / "results.db"
@@ -95,7 +133,7 @@ def test_demo_small_killed_and_resumed(tmp_path):
     first.send_signal(signal.SIGKILL)
     first.wait()
     done_before = _done(db)
-    total = 2 * len(SPACES)
+    total = 3 * len(DEFAULT_SPACES)  # 6 models, as many as before the default lost AnyNetX_A
     assert 3 <= len(done_before) < total
 
     second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
@@ -104,7 +142,7 @@ def test_demo_small_killed_and_resumed(tmp_path):
 
     frame = read_results(out)
     assert len(frame) == total and set(frame["status"]) == {"done"}
-    assert sorted(frame["space"].unique()) == sorted(SPACES)
+    assert sorted(frame["space"].unique()) == sorted(DEFAULT_SPACES)
     assert frame["best_error"].between(0, 100).all()
     # No finished result lost, none trained again; only the (at most 2) models in flight at the kill restart.
     starts = {(s, i): len((out / "runs" / s / str(i) / "starts.jsonl").read_text().splitlines())
@@ -113,13 +151,13 @@ def test_demo_small_killed_and_resumed(tmp_path):
     assert sum(starts.values()) <= total + 2
 
     report = (out / "report.html").read_text()
-    assert all(space in report for space in SPACES) and "http://" not in report and "https://" not in report
+    assert all(space in report for space in DEFAULT_SPACES) and "http://" not in report and "https://" not in report
     text = second.stdout
     assert f"report: {out / 'report.html'}" in text
-    for space in SPACES:
+    for space in DEFAULT_SPACES:
         assert any(line.startswith(space) for line in text.splitlines())
-    for ref, other in STUDY_PAIRS:
-        assert f"{other} (2 finished models) vs {ref} (2)" in text
+    for ref, other in study_pairs(DEFAULT_SPACES):
+        assert f"{other} (3 finished models) vs {ref} (3)" in text
     assert "KS" in text and "best d [95% CI]" in text and "best wm [95% CI]" in text
 
 
@@ -153,9 +191,9 @@ def test_a_run_on_another_thread_count_lands_within_the_seed_noise(tmp_path):
     from designspace.spec import NetSpec
     from designspace.train import train
 
-    config = demo_config("fashion-mnist", n=2)
+    config = demo_config("fashion-mnist", n=2, spaces=SPACES)  # AnyNetX_A's slow starters too
     rows = sample_rows(config)
-    assert rows == sample_rows(demo_config("fashion-mnist", n=2))  # the same models, every time
+    assert rows == sample_rows(demo_config("fashion-mnist", n=2, spaces=SPACES))  # the same models, every time
     assert [row["space"] for row in rows] == [space for space in SPACES for _ in range(2)]
     differences = []
     for row in rows:

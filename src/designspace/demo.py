@@ -4,9 +4,10 @@
     designspace demo --preset cifar10 --data-dir DIR   # a GPU: 100 models per space, 10 epochs
     designspace demo --preset imagenet --data-dir DIR  # the paper's 400MF regime: 500 per space
 
-Samples models from AnyNetX A..E and RegNetX in one complexity band, trains each
-briefly with the local runner (or Ray / SLURM) into a SQLite store, writes the
-HTML report and prints what this run found. Running it again resumes.
+Samples models from the preset's design spaces (AnyNetX_E and RegNetX on Fashion-MNIST,
+AnyNetX_A too elsewhere; `--spaces` or `--all-spaces` choose others) in one complexity
+band, trains each briefly with the local runner (or Ray / SLURM) into a SQLite store,
+writes the HTML report and prints what this run found. Running it again resumes.
 """
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ import math
 import os
 
 
-# The default compares the first AnyNet space, its last refinement and RegNetX; --all-spaces adds B, C and D.
+# AnyNetX_A, its last refinement E and RegNetX: the presets' spaces unless they say otherwise.
 SPACES = ("anynetx_a", "anynetx_e", "regnetx")
 ALL_SPACES = ("anynetx_a", "anynetx_b", "anynetx_c", "anynetx_d", "anynetx_e", "regnetx")
-# The comparisons made (each pair is (reference, refined)): the paper's section-3 steps when all spaces run.
-STUDY_PAIRS = (("anynetx_a", "anynetx_e"), ("anynetx_a", "regnetx"))
+# All six spaces make the paper's section-3 steps (each pair is (reference, refined)); any other list compares
+# each space with its first (study_pairs).
 ALL_STUDY_PAIRS = (("anynetx_a", "anynetx_b"), ("anynetx_c", "anynetx_d"), ("anynetx_d", "anynetx_e"),
                    ("anynetx_a", "regnetx"))
 PAPER_FINDINGS = {
@@ -27,12 +28,16 @@ PAPER_FINDINGS = {
     ("anynetx_d", "anynetx_e"): "the paper found increasing depths improved it slightly",
     ("anynetx_a", "anynetx_e"): "the paper's refinements from A to E kept the EDF (A to C) or improved it (C to E)",
     ("anynetx_a", "regnetx"): "the paper found RegNetX better on average, with the same best models",
+    ("anynetx_e", "regnetx"): "the paper found RegNetX's EDF better than AnyNetX_E's, from 6 parameters "
+                              "instead of 16",
 }
 
-# The default: Fashion-MNIST on the CPU. The band whose calibration ranked best within a 10-minute CPU budget.
+# The default: Fashion-MNIST on the CPU. The band whose calibration ranked best within a 10-minute CPU budget,
+# and the two spaces it ranks validly: its short training under-rates models whose width shrinks between stages,
+# which only AnyNetX_A (of these three) samples (docs/regime.md, section 4.10). --spaces adds AnyNetX_A back.
 FASHION_MNIST = {
     "about": "Fashion-MNIST 28x28 on the CPU: small models, an 8,000-image subset, 2 epochs, the small-image regime",
-    "n": 20, "flops": "250K:2M", "resolution": 28,
+    "spaces": ("anynetx_e", "regnetx"), "n": 30, "flops": "250K:2M", "resolution": 28,
     "data": {"name": "fashion-mnist", "train_subset": 800, "test_subset": 500},
     # channels_last "on", not "auto": it trains faster on a CPU, and the per-model probe ate half the gain
     "recipe": {"regime": "small-images", "epochs": 2, "batch_size": 64, "channels_last": "on"},
@@ -41,22 +46,23 @@ FASHION_MNIST = {
     "rate": ("CPU", 2300.0),
 }
 
-# Each preset is a sweep file's content; `n`, `epochs` and the data root are filled in by `demo_config`.
+# Each preset is a sweep file's content; `spaces`, `n`, `epochs` and the data root are filled in by `demo_config`.
 PRESETS = {
     "fashion-mnist": FASHION_MNIST,
-    # The same models with 4x the training images, which removes the default's bias, and precise BN statistics,
-    # which make each run more repeatable: the regime that passed the calibration bar (docs/regime.md).
+    # AnyNetX_A, E and RegNetX with 4x the training images, which removes the bias against A's slow starters, and
+    # precise BN statistics, which make each run more repeatable: a regime valid for all three (docs/regime.md).
     "fashion-mnist-4x": {
         **FASHION_MNIST,
         "about": "Fashion-MNIST 28x28 on the CPU as in the fashion-mnist preset, with 4x its training images "
-                 "(3,200 per class), precise BN statistics and about 4x its time: the regime that passed the "
-                 "calibration bar on 36 models (docs/regime.md)",
+                 "(3,200 per class), precise BN statistics and about 4x its time per model: the regime that passed "
+                 "the calibration bar on 36 models of AnyNetX_A, AnyNetX_E and RegNetX (docs/regime.md)",
+        "spaces": SPACES, "n": 20,
         "data": {**FASHION_MNIST["data"], "train_subset": 4 * FASHION_MNIST["data"]["train_subset"]},
         "recipe": {**FASHION_MNIST["recipe"], "precise_bn_images": 2048},
     },
     "cifar10": {
         "about": "CIFAR-10 32x32 on a GPU: the paper's protocol at small-image scale",
-        "n": 100, "flops": "30M:34M", "resolution": 32,
+        "spaces": SPACES, "n": 100, "flops": "30M:34M", "resolution": 32,
         "data": {"name": "cifar10"},
         "recipe": {"regime": "small-images", "epochs": 10, "batch_size": 512, "lr": 0.1, "augment": True,
                    "cuda_graph": True},
@@ -66,7 +72,7 @@ PRESETS = {
     },
     "imagenet": {
         "about": "ImageNet 224x224: the paper's 400MF low-epoch regime",
-        "n": 500, "flops": "360M:400M", "resolution": 224,
+        "spaces": SPACES, "n": 500, "flops": "360M:400M", "resolution": 224,
         "data": {"name": "imagenet"},
         "recipe": {"epochs": 10, "batch_size": 128, "lr": 0.1, "weight_decay": 5e-5},
         "space_options": {},
@@ -83,8 +89,9 @@ SPLIT_SIZES = {"fashion-mnist": (60000, 10000), "mnist": (60000, 10000), "cifar1
 
 def demo_config(preset: str = "fashion-mnist", n: int | None = None, epochs: int | None = None,
                 data_dir: str | None = None, synthetic: bool = False, runner: str | None = None,
-                slots: int | None = None, device: str | None = None, seed: int = 0, all_spaces: bool = False):
-    """The demo's sweep as a validated SweepConfig."""
+                slots: int | None = None, device: str | None = None, seed: int = 0, all_spaces: bool = False,
+                spaces=None):
+    """The demo's sweep as a validated SweepConfig: the preset's spaces, all six, or `spaces` (names)."""
     from .sweep import SweepConfig
 
     if preset not in PRESETS:
@@ -100,14 +107,52 @@ def demo_config(preset: str = "fashion-mnist", n: int | None = None, epochs: int
     recipe = dict(p["recipe"], **({"epochs": epochs} if epochs is not None else {}))
     runner_cfg = dict(p["runner"], **{k: v for k, v in (("type", runner), ("slots", slots), ("device", device))
                                       if v is not None})
-    spaces = ALL_SPACES if all_spaces else SPACES
+    spaces = demo_spaces(preset, all_spaces, spaces)
     raw = {
-        "name": f"demo-{preset}" + ("-all" if all_spaces else "") + ("-synthetic" if synthetic else ""),
+        "name": f"demo-{preset}" + _spaces_suffix(preset, spaces) + ("-synthetic" if synthetic else ""),
         "seed": seed, "flops": p["flops"], "resolution": p["resolution"],
         "spaces": [{"name": s, "n": n or p["n"], "options": dict(p["space_options"])} for s in spaces],
         "data": data, "recipe": recipe, "runner": runner_cfg,
     }
     return SweepConfig.from_dict(raw, where=f"demo preset {preset}")
+
+
+def demo_spaces(preset: str, all_spaces: bool = False, spaces=None) -> tuple:
+    """The spaces a demo samples: `spaces` if given (checked names, in order), all six, or the preset's."""
+    if spaces:
+        from .errors import DesignspaceError, UnknownNameError
+        from .spaces import list_spaces
+
+        names = tuple(dict.fromkeys(str(name).strip().lower().replace("-", "_") for name in spaces))
+        for name in names:
+            if name not in list_spaces():
+                raise UnknownNameError("design space", name, list_spaces())
+        if len(names) < 2:
+            raise DesignspaceError(f"--spaces {','.join(names)}: a comparison needs at least two spaces")
+        return names
+    return ALL_SPACES if all_spaces else tuple(PRESETS[preset]["spaces"])
+
+
+def demo_command(preset: str, config) -> str:
+    """The command line that makes this demo's sweep (as far as its spaces and preset go)."""
+    spaces = tuple(s.name for s in config.spaces)
+    flag = "" if spaces == tuple(PRESETS[preset]["spaces"]) else \
+        " --all-spaces" if spaces == ALL_SPACES else f" --spaces {','.join(spaces)}"
+    return f"designspace demo --preset {preset}{flag}"
+
+
+def _spaces_suffix(preset: str, spaces: tuple) -> str:
+    """The sweep directory's mark for spaces other than the preset's own: "-all", or their names."""
+    if spaces == tuple(PRESETS[preset]["spaces"]):
+        return ""
+    return "-all" if spaces == ALL_SPACES else "-" + "-".join(spaces)
+
+
+def study_pairs(spaces) -> tuple:
+    """The comparisons a demo makes: the paper's section-3 steps for all six spaces, else each space against the
+    first (as the report's KS tests do)."""
+    spaces = tuple(spaces)
+    return ALL_STUDY_PAIRS if spaces == ALL_SPACES else tuple((spaces[0], other) for other in spaces[1:])
 
 
 def split_sizes(data) -> tuple[int, int]:
@@ -209,7 +254,7 @@ def _minutes(seconds: float) -> str:
     return f"{int(seconds // 60)} min {seconds % 60:04.1f} s"
 
 
-def calibration_text(out: str, preset: str) -> str:
+def calibration_text(out: str, command: str) -> str:
     """The stored calibration of the demo's regime, or the command that measures it."""
     from .analysis.calibration import format_calibration, stats_of
     from .sweep.calibrate import read_calibration
@@ -217,21 +262,21 @@ def calibration_text(out: str, preset: str) -> str:
     calibration = read_calibration(out)
     if calibration is None or stats_of(calibration) is None:
         return ("calibration: this directory holds none, so the findings cannot say whether a difference exceeds "
-                f"seed noise; measure it with `designspace demo --preset {preset} --calibrate` (see the README for "
+                f"seed noise; measure it with `{command} --calibrate` (see the README for "
                 "what it measured and how long it takes)")
     return format_calibration(calibration)
 
 
 def run_demo(preset="fashion-mnist", out=None, n=None, epochs=None, data_dir=None, synthetic=False, runner=None,
-             slots=None, device=None, progress=True, seed=0, echo=print, all_spaces=False) -> dict:
+             slots=None, device=None, progress=True, seed=0, echo=print, all_spaces=False, spaces=None) -> dict:
     """Sample, train, report, summarize. Returns {"summary", "report", "sweep_dir", "text"}."""
     import time
 
     from .analysis.report import build_report
     from .sweep import run_sweep
 
-    config = demo_config(preset, n, epochs, data_dir, synthetic, runner, slots, device, seed, all_spaces)
-    pairs = ALL_STUDY_PAIRS if all_spaces else STUDY_PAIRS
+    config = demo_config(preset, n, epochs, data_dir, synthetic, runner, slots, device, seed, all_spaces, spaces)
+    pairs = study_pairs(s.name for s in config.spaces)
     out = os.fspath(out or os.path.join("runs", config.name))
     echo(f"designspace demo: {PRESETS[preset]['about']}")
     echo(f"spaces: {', '.join(s.name for s in config.spaces)}; {config.spaces[0].n} models each; flops band "
@@ -242,7 +287,8 @@ def run_demo(preset="fashion-mnist", out=None, n=None, epochs=None, data_dir=Non
     summary = build_report([out], os.path.join(out, "report.html"), pairs=pairs,
                            title=f"designspace demo ({preset})", seed=seed)
     report = os.path.join(out, "report.html")
-    text = "\n".join([format_summary(summary, report, pairs), "", calibration_text(out, preset), "",
+    text = "\n".join([format_summary(summary, report, pairs), "",
+                      calibration_text(out, demo_command(preset, config)), "",
                       format_timing(sweep, time.time() - started)])
     echo(text)
     return {"summary": summary, "report": report, "sweep_dir": out, "text": text, "sweep": sweep}
@@ -250,35 +296,36 @@ def run_demo(preset="fashion-mnist", out=None, n=None, epochs=None, data_dir=Non
 
 def run_demo_calibration(preset="fashion-mnist", out=None, n=None, epochs=None, data_dir=None, synthetic=False,
                          runner=None, slots=None, device=None, progress=True, seed=0, echo=print, all_spaces=False,
-                         models: int = 12, seeds: int = 3, reference_seeds: int = 2, reference=None,
-                         reuse_reference: str | None = None):
+                         spaces=None, models: int = 12, seeds: int = 3, reference_seeds: int = 2, reference=None,
+                         reuse_reference=None):
     """Calibrate the demo's regime in its sweep directory (`designspace demo --calibrate`).
 
-    reuse_reference: a sweep directory of another preset with the same models (same seed, spaces and
-    band) and the same reference regime; its finished reference runs are copied, not trained.
+    reuse_reference: sweep directories (one, or a list) of other presets' calibrations of the same models (same
+    seed and band) with the same reference regime; their finished reference runs are copied, not trained.
     """
     from .analysis.calibration import format_calibration
     from .sweep.calibrate import (CalibrationConfig, calibrate, read_calibration, reference_regime,
-                                  reference_runs_lacking, stored_reference_runs)
+                                  reference_runs_lacking, reuse_sources, stored_reference_runs)
 
     settings = CalibrationConfig(models=models, seeds=seeds, reference_seeds=reference_seeds)
-    config = demo_config(preset, n, epochs, data_dir, synthetic, runner, slots, device, seed, all_spaces)
+    config = demo_config(preset, n, epochs, data_dir, synthetic, runner, slots, device, seed, all_spaces, spaces)
     out = os.fspath(out or os.path.join("runs", config.name))
     reference_data, reference_recipe = reference_regime(config, reference)
-    if reuse_reference is not None:  # a wrong directory is refused before the estimate is printed
-        copies = stored_reference_runs(os.fspath(reuse_reference), reference_data, reference_recipe)
+    sources = reuse_sources(reuse_reference)
+    if sources:  # a wrong directory is refused before the estimate is printed
+        copies = stored_reference_runs(sources, reference_data, reference_recipe)
     _, rate = PRESETS[preset]["rate"]
     runs = {"regime": models * seeds, "reference": models * reference_seeds}
     stored = read_calibration(out) if os.path.exists(os.path.join(out, "results.db")) else None
     for role, done in (stored.finished if stored else {}).items():
         runs[role] = max(runs[role] - done, 0)  # resuming or growing a stored calibration: only the rest trains
-    if reuse_reference is not None:  # at most those the other directory lacks train (an upper bound when resuming)
+    if sources:  # at most those the other directories lack train (an upper bound when resuming)
         runs["reference"] = min(runs["reference"], reference_runs_lacking(config, settings, copies))
     passes = (runs["regime"] * image_passes(config.data, config.recipe)
               + runs["reference"] * image_passes(reference_data, reference_recipe))
     echo(f"designspace demo --calibrate: {models} models, each {seeds} times in the demo's regime and "
          f"{reference_seeds} times in the reference ({reference_recipe.epochs} epochs on the full set"
-         + (f", copied from {reuse_reference}" if reuse_reference is not None else "") + "); "
+         + (f", copied from {', '.join(sources)}" if sources else "") + "); "
          f"{runs['regime'] + runs['reference']} runs to train, {passes:.3g} image passes, about "
          f"{_hours(passes / rate / 3600)} at an assumed {rate:,.0f} images/s; sweep directory {out}")
     calibration = calibrate(config, out, settings, reference=reference, progress=progress,

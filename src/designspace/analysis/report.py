@@ -53,6 +53,7 @@ img{max-width:100%;height:auto;display:block;margin:6px 0}
 .meta{color:#666;font-size:0.9em} .note{color:#666;font-style:italic} nav a{margin-right:10px;font-size:0.9em}
 .swatch{display:inline-block;width:10px;height:10px;margin-right:5px;border-radius:2px}
 p.finding{background:#f8f8f8;border-left:3px solid #888;padding:6px 10px}
+pre{white-space:pre-wrap;font-size:0.85em}
 """
 
 

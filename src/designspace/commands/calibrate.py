@@ -62,9 +62,10 @@ def register(sub) -> None:
     p.add_argument("--reference", nargs="+", metavar="KEY=VALUE",
                    help="the reference regime: data or recipe fields over the default of 4x the epochs on the full "
                         "training and test sets (e.g. epochs=8 train_subset=all)")
-    p.add_argument("--reuse-reference", metavar="DIR",
-                   help="copy finished reference runs from another sweep directory's calibration of the same "
-                        "models (same seed, spaces and band) with the same reference regime, instead of training them")
+    p.add_argument("--reuse-reference", metavar="DIR", action="append",
+                   help="copy finished reference runs of the same models (same sweep seed and spec) from another "
+                        "sweep directory's calibration with the same reference regime, instead of training them; "
+                        "repeat it to copy from several")
     p.add_argument("--out", metavar="DIR", help="the sweep directory (default: sweeps/<sweep name>)")
     p.add_argument("--runner", choices=["local", "ray", "slurm"], help="override the file's runner type")
     p.add_argument("--retry-failed", action="store_true", help="give failed runs a fresh set of attempts")

@@ -3,6 +3,7 @@
     designspace demo                                   # Fashion-MNIST, this CPU, under 10 minutes
     designspace demo --calibrate                       # is the demo's regime a valid proxy? (its own, longer run)
     designspace demo --preset fashion-mnist-4x         # 4x the data, precise BN: the regime that passes its calibration
+    designspace demo --spaces anynetx_a,anynetx_e,regnetx   # AnyNetX_A too (its slow starters: docs/regime.md)
     designspace demo --all-spaces                      # AnyNetX A..E and RegNetX, the paper's four comparisons
     designspace demo --n 4 --out runs/quick            # a quicker, smaller run
     designspace demo --preset cifar10 --data-dir DIR   # a GPU; add --runner ray|slurm for a cluster
@@ -19,7 +20,8 @@ def run(args) -> int:
         raise DesignspaceError(f"--n must be at least 2 (an EDF needs models), got {args.n}")
     common = dict(preset=args.preset, out=args.out, n=args.n, epochs=args.epochs, data_dir=args.data_dir,
                   synthetic=args.synthetic, runner=args.runner, slots=args.slots, device=args.device,
-                  progress=not args.no_progress, seed=args.seed, all_spaces=args.all_spaces)
+                  progress=not args.no_progress, seed=args.seed, all_spaces=args.all_spaces,
+                  spaces=args.spaces.split(",") if args.spaces else None)
     if args.calibrate:
         from .calibrate import parse_overrides
 
@@ -38,15 +40,18 @@ def register(sub) -> None:
     from ..demo import PRESETS
 
     p = sub.add_parser("demo", help="the main job: sample, train and compare design spaces, then report",
-                       description="Sample models from AnyNetX_A, AnyNetX_E and RegNetX (or all six spaces), train "
-                                   "each briefly, write the HTML report and print what this run found. Run it again "
-                                   "to resume. --calibrate measures whether the regime is a valid proxy.")
+                       description="Sample models from the preset's design spaces (fashion-mnist: AnyNetX_E and "
+                                   "RegNetX; the others: AnyNetX_A, AnyNetX_E and RegNetX), train each briefly, "
+                                   "write the HTML report and print what this run found. Run it again to resume. "
+                                   "--calibrate measures whether the regime is a valid proxy.")
     p.add_argument("--preset", default="fashion-mnist", choices=list(PRESETS),
                    help="fashion-mnist (default: this CPU, minutes), fashion-mnist-4x (4x its data and time, "
                         "precise BN), cifar10 (a GPU), imagenet (the paper's regime)")
     p.add_argument("--out", metavar="DIR", help="sweep directory (default: runs/demo-<preset>)")
     p.add_argument("--n", type=int, help="models per design space (default: the preset's)")
     p.add_argument("--epochs", type=int, help="training epochs per model (default: the preset's)")
+    p.add_argument("--spaces", metavar="NAME,NAME[,...]",
+                   help="the spaces to sample and compare, each against the first (default: the preset's)")
     p.add_argument("--all-spaces", action="store_true",
                    help="all six spaces (AnyNetX A..E, RegNetX) and the paper's four comparisons")
     p.add_argument("--calibrate", action="store_true",
@@ -57,9 +62,10 @@ def register(sub) -> None:
                    help="with --calibrate: reference runs per model, judged by their mean (default 2)")
     p.add_argument("--reference", nargs="+", metavar="KEY=VALUE",
                    help="with --calibrate: the reference regime (default: 4x the epochs, full data)")
-    p.add_argument("--reuse-reference", metavar="DIR",
+    p.add_argument("--reuse-reference", metavar="DIR", action="append",
                    help="with --calibrate: copy the finished reference runs of the same models from another "
-                        "preset's calibrated sweep directory with the same --reference, instead of training them")
+                        "calibrated sweep directory with the same --reference, instead of training them; repeat it "
+                        "to copy from several")
     p.add_argument("--data-dir", metavar="DIR", help="where the data set lives (default: its standard location)")
     p.add_argument("--synthetic", action="store_true", help="synthetic images instead of the data set (speed checks)")
     p.add_argument("--runner", choices=["local", "ray", "slurm"], help="where to train (default: local)")

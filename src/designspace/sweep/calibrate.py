@@ -246,13 +246,30 @@ def _without_root(data: dict) -> dict:
     return {k: v for k, v in data.items() if k != "root"}  # where the files live does not change a run
 
 
-def stored_reference_runs(source_dir: str, reference_data: DataConfig, reference_recipe: Recipe) -> dict:
-    """{(spec, seed): run directory} of another calibration's reference runs, if its reference regime is this one.
+def reuse_sources(reuse_reference) -> list:
+    """--reuse-reference as a list of directories (it takes one or several)."""
+    if reuse_reference is None:
+        return []
+    if isinstance(reuse_reference, (str, os.PathLike)):
+        return [os.fspath(reuse_reference)]
+    return [os.fspath(d) for d in reuse_reference]
+
+
+def stored_reference_runs(source_dirs, reference_data: DataConfig, reference_recipe: Recipe) -> dict:
+    """{(spec, seed): run directory} of other calibrations' reference runs (one sweep directory or several; the
+    first that holds a run gives it), if each one's reference regime is this one.
 
     A reference run depends only on its model's spec, the reference data and recipe, and its seed
     (derived from the sweep seed, space, index and replicate), not on the regime being calibrated.
     So a calibration of another regime of the same sweep population can copy them instead of training.
     """
+    runs: dict = {}
+    for source_dir in reversed(reuse_sources(source_dirs)):
+        runs.update(_reference_runs_of(source_dir, reference_data, reference_recipe))
+    return runs
+
+
+def _reference_runs_of(source_dir: str, reference_data: DataConfig, reference_recipe: Recipe) -> dict:
     option = "--reuse-reference"
     try:
         source = Store.open_existing(source_dir, readonly=True)
@@ -313,11 +330,12 @@ def copy_reference_runs(store: Store, sweep_dir: str, stored: dict) -> int:
 
 def calibrate(config: SweepConfig, sweep_dir, calibration: CalibrationConfig | None = None,
               reference: dict | None = None, progress: bool = True, retry_failed: bool = False,
-              reuse_reference: str | None = None) -> "Calibration":
+              reuse_reference=None) -> "Calibration":
     """Train (or resume) the calibration runs in the sweep directory's store; returns the Calibration.
 
-    reuse_reference: another sweep directory whose calibration used the same reference regime; its
-    finished reference runs of the same models and seeds are copied, not trained (`stored_reference_runs`).
+    reuse_reference: other sweep directories (one, or a list) whose calibrations used the same reference
+    regime; their finished reference runs of the same models and seeds are copied, not trained
+    (`stored_reference_runs`).
     """
     calibration = calibration or CalibrationConfig()
     sweep_dir = os.fspath(sweep_dir)
@@ -325,13 +343,13 @@ def calibrate(config: SweepConfig, sweep_dir, calibration: CalibrationConfig | N
     config.data.require_root()
     check_longer(config, reference_data, reference_recipe)
     settings = settings_json(calibration, reference_data, reference_recipe)
-    stored = None if reuse_reference is None else \
-        stored_reference_runs(os.fspath(reuse_reference), reference_data, reference_recipe)
+    sources = reuse_sources(reuse_reference)
+    stored = stored_reference_runs(sources, reference_data, reference_recipe) if sources else None
     with open_sweep_store(config, sweep_dir) as store:
         _ensure_runs(store, config, calibration, settings)
         if stored is not None:
             copied = copy_reference_runs(store, sweep_dir, stored)
-            print(f"calibration: {copied} reference runs copied from {reuse_reference}", file=sys.stderr)
+            print(f"calibration: {copied} reference runs copied from {', '.join(sources)}", file=sys.stderr)
         plan = calibration_plan(config, sweep_dir, reference_data, reference_recipe)
         if retry_failed:
             store.reset_failed(plan.table)
