@@ -81,7 +81,7 @@ def only_spaces(calibration, specs, run_seeds, spaces):
     """The pooled calibration, specs and seeds cut to the models of these spaces."""
     from designspace.errors import DesignspaceError
 
-    spaces = [name.strip() for name in spaces]
+    spaces = list(dict.fromkeys(name.strip() for name in spaces))
     keep = [i for i, m in enumerate(calibration.models) if m.space in spaces]
     if not keep or len({calibration.models[i].space for i in keep}) < len(spaces):
         held = sorted({m.space for m in calibration.models})

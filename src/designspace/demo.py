@@ -133,19 +133,24 @@ def demo_spaces(preset: str, all_spaces: bool = False, spaces=None) -> tuple:
     return ALL_SPACES if all_spaces else tuple(PRESETS[preset]["spaces"])
 
 
+def _other_spaces(preset: str, spaces: tuple):
+    """None for the preset's own spaces, "all" for all six, else the spaces themselves."""
+    if spaces == tuple(PRESETS[preset]["spaces"]):
+        return None
+    return "all" if spaces == ALL_SPACES else spaces
+
+
 def demo_command(preset: str, config) -> str:
     """The command line that makes this demo's sweep (as far as its spaces and preset go)."""
-    spaces = tuple(s.name for s in config.spaces)
-    flag = "" if spaces == tuple(PRESETS[preset]["spaces"]) else \
-        " --all-spaces" if spaces == ALL_SPACES else f" --spaces {','.join(spaces)}"
+    other = _other_spaces(preset, tuple(s.name for s in config.spaces))
+    flag = "" if other is None else " --all-spaces" if other == "all" else f" --spaces {','.join(other)}"
     return f"designspace demo --preset {preset}{flag}"
 
 
 def _spaces_suffix(preset: str, spaces: tuple) -> str:
     """The sweep directory's mark for spaces other than the preset's own: "-all", or their names."""
-    if spaces == tuple(PRESETS[preset]["spaces"]):
-        return ""
-    return "-all" if spaces == ALL_SPACES else "-" + "-".join(spaces)
+    other = _other_spaces(preset, spaces)
+    return "" if other is None else "-all" if other == "all" else "-" + "-".join(other)
 
 
 def study_pairs(spaces) -> tuple:
