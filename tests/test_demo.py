@@ -14,7 +14,7 @@ from sweep_helpers import needs_fashion_mnist
 from designspace.demo import (ALL_SPACES, ALL_STUDY_PAIRS, PRESETS, SPACES, demo_command, demo_config,
                              estimate_compute, format_estimate, split_sizes, study_pairs)
 
-DEFAULT_SPACES = ("anynetx_e", "regnetx")  # the fashion-mnist preset's: where its regime ranks validly
+DEFAULT_SPACES = ("anynetx_e", "regnetx")  # the fashion-mnist preset's: without AnyNetX_A's slow starters
 
 
 def test_every_preset_is_a_valid_sweep():
@@ -61,6 +61,56 @@ def test_the_spaces_and_their_comparisons():
     large = {(r["space"], r["index"]): r["spec"] for r in sample_rows(demo_config("fashion-mnist-4x"))}
     shared = [key for key in large if key[0] in DEFAULT_SPACES]
     assert len(shared) == 40 and all(large[key] == small[key] for key in shared)
+
+
+def test_the_calibration_a_preset_runs_and_the_command_that_names_it():
+    from designspace.demo import calibration_settings
+    from designspace.sweep.calibrate import CalibrationConfig, reference_regime
+
+    # Fashion-MNIST: 24 models x 3 seeds against 3 reference runs of 4 epochs on the full set, unless told otherwise;
+    # a --reference change is laid over the preset's.
+    settings, reference = calibration_settings("fashion-mnist")
+    assert (settings.models, settings.seeds, settings.reference_seeds) == (24, 3, 3)
+    assert reference == {"epochs": 4, "precise_bn_images": 0}
+    settings, reference = calibration_settings("fashion-mnist", models=12, reference_seeds=2, reference={"epochs": 8})
+    assert (settings.models, settings.seeds, settings.reference_seeds) == (12, 3, 2)
+    assert reference == {"epochs": 8, "precise_bn_images": 0}
+    # A preset without a calibration of its own gets the general defaults (4x the epochs, full data).
+    assert calibration_settings("cifar10") == (CalibrationConfig(), {})
+    # Both Fashion-MNIST presets are judged against one reference, so their reference runs can be reused.
+    small, large = (reference_regime(demo_config(p), calibration_settings(p)[1]) for p in ("fashion-mnist",
+                                                                                          "fashion-mnist-4x"))
+    assert small == large and small[1].epochs == 4 and small[0].train_subset is None
+    # The command the summary names makes the same sweep: every flag that changes it, and no other.
+    config = demo_config("fashion-mnist", n=4, epochs=1, seed=1)
+    assert config.name == "demo-fashion-mnist-seed1"
+    assert demo_command("fashion-mnist", config, "runs/demo-fashion-mnist-seed1") == \
+        "designspace demo --preset fashion-mnist --n 4 --epochs 1 --seed 1"
+    assert demo_command("fashion-mnist", demo_config("fashion-mnist"), "runs/quick") == \
+        "designspace demo --preset fashion-mnist --out runs/quick"
+    assert demo_command("cifar10", demo_config("cifar10", synthetic=True)) == \
+        "designspace demo --preset cifar10 --synthetic"
+
+
+def test_demo_calibrate_passes_the_presets_calibration_to_calibrate(monkeypatch, tmp_path):
+    import designspace.sweep.calibrate as calibrate_module
+    from designspace.demo import run_demo_calibration
+
+    seen = {}
+
+    def recording_calibrate(config, out, settings, reference=None, **_):
+        seen.update(config=config, out=out, settings=settings, reference=reference)
+        raise KeyboardInterrupt  # stop before anything trains
+
+    monkeypatch.setattr(calibrate_module, "calibrate", recording_calibrate)
+    lines = []
+    with pytest.raises(KeyboardInterrupt):
+        run_demo_calibration(out=tmp_path / "cal", seed=1, reference={"lr": "0.1"}, echo=lines.append)
+    assert (seen["settings"].models, seen["settings"].seeds, seen["settings"].reference_seeds) == (24, 3, 3)
+    assert seen["reference"] == {"epochs": 4, "precise_bn_images": 0, "lr": "0.1"}
+    assert seen["config"].seed == 1 and seen["config"].name == "demo-fashion-mnist-seed1"
+    assert lines[0].startswith("designspace demo --calibrate: 24 models, each 3 times in the demo's regime and 3 "
+                               "times in the reference (4 epochs on the full set); 144 runs to train")
 
 
 def test_bad_spaces_are_one_line(run_cli, tmp_path):

@@ -158,17 +158,55 @@ def test_the_pace_estimates_the_total_from_the_first_runs_and_each_quarter(monke
 
     clock = [1000.0]
     monkeypatch.setattr(driver.time, "time", lambda: clock[0])
-    pace = driver.Pace(40, capacity=2)
-    assert pace.milestones == [4, 10, 20, 30]
+    pace = driver.Pace([1.0] * 40, capacity=2)
+    assert pace.milestones == [10, driver.FIRST_ESTIMATE_RUNS, 20, 30] == [10, 12, 20, 30]
+    assert driver.Pace([1.0] * 60, capacity=2).milestones == [12, 15, 30, 45]
+    assert driver.Pace([1.0] * 60, capacity=8).milestones == [15, 16, 30, 45]  # every slot's second run
+    assert driver.Pace([1.0] * 6, capacity=2).milestones == [1, 3, 4, 6]
     said = []
     for run in range(1, 40):
         # 20 s of start-up before the first run ends; then two slots, 10 s a model; then slower ones
         clock[0] += 25.0 if run == 1 else 5.0 if run <= 20 else 7.5
         if pace.finished_one():
             said.append((run, round(pace.current())))
-    # At run 4: 40 s elapsed, 5 s a run since the first: 40 + 36 * 5 = 220 s (not 40 * 40 / 4 = 400 s)
+    # At run 10: 70 s elapsed, 5 s a run since the first: 70 + 30 * 5 = 220 s (not 70 * 40 / 10 = 280 s)
     # At run 30: 195 s elapsed, (195 - 25) / 29 s a run: 195 + 10 * 5.86 = 254 s
-    assert said == [(4, 220), (10, 220), (20, 220), (30, 254)]
+    assert said == [(10, 220), (12, 220), (20, 220), (30, 254)]
     assert pace.estimate == 220  # the first estimate is kept for the summary
     # 39 runs in 120 + 19 * 7.5 = 262.5 s, then (262.5 - 25) / 38 s for the last one: 268.75 s
     assert "39 of 40 runs in 4.4 minutes" in pace.describe() and "all take about 4.5 minutes" in pace.describe()
+
+
+def test_a_cpu_sweep_shares_its_work_by_multiply_adds_and_a_calibration_by_image_passes_too():
+    from designspace.demo import demo_config
+    from designspace.sweep import driver
+    from designspace.sweep.calibrate import REFERENCE, REGIME, calibration_plan
+
+    cpu, auto = demo_config("fashion-mnist"), demo_config("cifar10")
+    assert (cpu.runner.device, auto.runner.device) == ("cpu", "auto")
+    row = {"flops": 1_500_000, "role": REFERENCE}
+    assert driver.sweep_plan(cpu, "unused").work(row) == 1_500_000.0
+    assert driver.sweep_plan(auto, "unused").work(row) == 1.0  # launch-bound on a GPU: every model alike
+    passes = {REGIME: 16_000, REFERENCE: 240_000}
+    plan = calibration_plan(cpu, "unused", cpu.data, cpu.recipe, passes)
+    assert plan.work(row) == 240_000 * 1_500_000 and plan.work({**row, "role": REGIME}) == 16_000 * 1_500_000
+    assert calibration_plan(auto, "unused", auto.data, auto.recipe, passes).work(row) == 240_000
+
+
+def test_the_pace_weighs_runs_by_their_work(monkeypatch):
+    """A calibration's 4 long reference runs (15 units of work each) come first, then 12 regime runs (1 each)."""
+    from designspace.sweep import driver
+
+    clock = [1000.0]
+    monkeypatch.setattr(driver.time, "time", lambda: clock[0])
+    works = [15.0] * 4 + [1.0] * 12
+    pace = driver.Pace(works, capacity=2)
+    assert pace.milestones == [4, 8, 12]
+    said = []
+    for run, work in enumerate(works, start=1):
+        clock[0] += (20.0 if run == 1 else 0.0) + work  # 20 s of start-up, then 1 s per unit of work
+        if pace.finished_one(work):
+            said.append((run, round(pace.current())))
+    # At run 4: 80 s elapsed, 45 s for 45 units since the first run: 80 + 12 units x 1 s = 92 s, the actual
+    # total (counting runs instead, 80 + 12 runs x 15 s = 260 s).
+    assert said == [(4, 92), (8, 92), (12, 92)] and pace.estimate == 92 and clock[0] - 1000.0 == 92

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 
 # AnyNetX_A, its last refinement E and RegNetX: the presets' spaces unless they say otherwise.
@@ -32,9 +33,15 @@ PAPER_FINDINGS = {
                               "instead of 16",
 }
 
+# What `demo --calibrate` runs on Fashion-MNIST: 24 models (12 leave rho's 95% interval over half a unit wide),
+# 3 seeds each, against the mean of 3 reference runs of 4 epochs on all 60,000 images (15x the demo's images).
+# Both Fashion-MNIST presets share the reference, so either's reference runs are the other's to reuse.
+FASHION_MNIST_CALIBRATION = {"models": 24, "seeds": 3, "reference_seeds": 3,
+                             "reference": {"epochs": 4, "precise_bn_images": 0}}
+
 # The default: Fashion-MNIST on the CPU. The band whose calibration ranked best within a 10-minute CPU budget,
-# and the two spaces it ranks validly: its short training under-rates models whose width shrinks between stages,
-# which only AnyNetX_A (of these three) samples (docs/regime.md, section 4.10). --spaces adds AnyNetX_A back.
+# and two spaces without the models its short training under-rates most, AnyNetX_A's shrinking-width ones
+# (docs/regime.md, 4.10); it under-rates shallow models too, so it is no valid proxy for these two either (4.11).
 FASHION_MNIST = {
     "about": "Fashion-MNIST 28x28 on the CPU: small models, an 8,000-image subset, 2 epochs, the small-image regime",
     "spaces": ("anynetx_e", "regnetx"), "n": 30, "flops": "250K:2M", "resolution": 28,
@@ -44,13 +51,16 @@ FASHION_MNIST = {
     "space_options": {},
     "runner": {"type": "local", "device": "cpu"},
     "rate": ("CPU", 2300.0),
+    "calibration": FASHION_MNIST_CALIBRATION,
 }
 
 # Each preset is a sweep file's content; `spaces`, `n`, `epochs` and the data root are filled in by `demo_config`.
+# "calibration" holds what `demo --calibrate` runs unless told otherwise (`calibration_settings`); a preset without
+# one gets the calibration's general defaults (CalibrationConfig, reference_regime).
 PRESETS = {
     "fashion-mnist": FASHION_MNIST,
     # AnyNetX_A, E and RegNetX with 4x the training images, which removes the bias against A's slow starters, and
-    # precise BN statistics, which make each run more repeatable: a regime valid for all three (docs/regime.md).
+    # precise BN statistics, which make each run more repeatable: the better regime (docs/regime.md, 4.5-4.11).
     "fashion-mnist-4x": {
         **FASHION_MNIST,
         "about": "Fashion-MNIST 28x28 on the CPU as in the fashion-mnist preset, with 4x its training images "
@@ -109,7 +119,8 @@ def demo_config(preset: str = "fashion-mnist", n: int | None = None, epochs: int
                                       if v is not None})
     spaces = demo_spaces(preset, all_spaces, spaces)
     raw = {
-        "name": f"demo-{preset}" + _spaces_suffix(preset, spaces) + ("-synthetic" if synthetic else ""),
+        "name": f"demo-{preset}" + _spaces_suffix(preset, spaces) + ("-synthetic" if synthetic else "")
+                + (f"-seed{seed}" if seed != 0 else ""),
         "seed": seed, "flops": p["flops"], "resolution": p["resolution"],
         "spaces": [{"name": s, "n": n or p["n"], "options": dict(p["space_options"])} for s in spaces],
         "data": data, "recipe": recipe, "runner": runner_cfg,
@@ -140,11 +151,33 @@ def _other_spaces(preset: str, spaces: tuple):
     return "all" if spaces == ALL_SPACES else spaces
 
 
-def demo_command(preset: str, config) -> str:
-    """The command line that makes this demo's sweep (as far as its spaces and preset go)."""
+def demo_command(preset: str, config, out: str | None = None) -> str:
+    """The command line that makes this demo's sweep: its preset, spaces, seed and (if not the default) directory."""
     other = _other_spaces(preset, tuple(s.name for s in config.spaces))
-    flag = "" if other is None else " --all-spaces" if other == "all" else f" --spaces {','.join(other)}"
-    return f"designspace demo --preset {preset}{flag}"
+    flags = "" if other is None else " --all-spaces" if other == "all" else f" --spaces {','.join(other)}"
+    p = PRESETS[preset]
+    changed = (("--n", config.spaces[0].n, p["n"]), ("--epochs", config.recipe.epochs, p["recipe"]["epochs"]),
+               ("--seed", config.seed, 0))
+    flags += "".join(f" {flag} {value}" for flag, value, default in changed if value != default)
+    flags += " --synthetic" if config.data.name == "synthetic" else ""
+    if out is not None and os.path.normpath(out) != os.path.join("runs", config.name):
+        flags += f" --out {out}"
+    return f"designspace demo --preset {preset}{flags}"
+
+
+def calibration_settings(preset: str, models=None, seeds=None, reference_seeds=None, reference=None) -> tuple:
+    """(CalibrationConfig, reference changes) for `demo --calibrate`: what the user gave, else the preset's.
+
+    reference: {field: value} laid over the preset's reference changes (so `--reference epochs=8` keeps the
+    rest of the preset's reference).
+    """
+    from .sweep.calibrate import CalibrationConfig
+
+    preset_calibration = PRESETS[preset].get("calibration", {})
+    given = {"models": models, "seeds": seeds, "reference_seeds": reference_seeds}
+    counts = {key: value if value is not None else preset_calibration[key]
+              for key, value in given.items() if value is not None or key in preset_calibration}
+    return CalibrationConfig(**counts), {**preset_calibration.get("reference", {}), **(reference or {})}
 
 
 def _spaces_suffix(preset: str, spaces: tuple) -> str:
@@ -275,8 +308,6 @@ def calibration_text(out: str, command: str) -> str:
 def run_demo(preset="fashion-mnist", out=None, n=None, epochs=None, data_dir=None, synthetic=False, runner=None,
              slots=None, device=None, progress=True, seed=0, echo=print, all_spaces=False, spaces=None) -> dict:
     """Sample, train, report, summarize. Returns {"summary", "report", "sweep_dir", "text"}."""
-    import time
-
     from .analysis.report import build_report
     from .sweep import run_sweep
 
@@ -293,7 +324,7 @@ def run_demo(preset="fashion-mnist", out=None, n=None, epochs=None, data_dir=Non
                            title=f"designspace demo ({preset})", seed=seed)
     report = os.path.join(out, "report.html")
     text = "\n".join([format_summary(summary, report, pairs), "",
-                      calibration_text(out, demo_command(preset, config)), "",
+                      calibration_text(out, demo_command(preset, config, out)), "",
                       format_timing(sweep, time.time() - started)])
     echo(text)
     return {"summary": summary, "report": report, "sweep_dir": out, "text": text, "sweep": sweep}
@@ -301,18 +332,20 @@ def run_demo(preset="fashion-mnist", out=None, n=None, epochs=None, data_dir=Non
 
 def run_demo_calibration(preset="fashion-mnist", out=None, n=None, epochs=None, data_dir=None, synthetic=False,
                          runner=None, slots=None, device=None, progress=True, seed=0, echo=print, all_spaces=False,
-                         spaces=None, models: int = 12, seeds: int = 3, reference_seeds: int = 2, reference=None,
-                         reuse_reference=None):
+                         spaces=None, models: int | None = None, seeds: int | None = None,
+                         reference_seeds: int | None = None, reference=None, reuse_reference=None):
     """Calibrate the demo's regime in its sweep directory (`designspace demo --calibrate`).
 
+    models, seeds, reference_seeds, reference: None takes the preset's (`calibration_settings`).
     reuse_reference: sweep directories (one, or a list) of other presets' calibrations of the same models (same
     seed and band) with the same reference regime; their finished reference runs are copied, not trained.
     """
     from .analysis.calibration import format_calibration
-    from .sweep.calibrate import (CalibrationConfig, calibrate, read_calibration, reference_regime,
-                                  reference_runs_lacking, reuse_sources, stored_reference_runs)
+    from .sweep.calibrate import (calibrate, read_calibration, reference_regime, reference_runs_lacking,
+                                  reuse_sources, stored_reference_runs)
 
-    settings = CalibrationConfig(models=models, seeds=seeds, reference_seeds=reference_seeds)
+    settings, reference = calibration_settings(preset, models, seeds, reference_seeds, reference)
+    models, seeds, reference_seeds = settings.models, settings.seeds, settings.reference_seeds
     config = demo_config(preset, n, epochs, data_dir, synthetic, runner, slots, device, seed, all_spaces, spaces)
     out = os.fspath(out or os.path.join("runs", config.name))
     reference_data, reference_recipe = reference_regime(config, reference)
@@ -333,8 +366,9 @@ def run_demo_calibration(preset="fashion-mnist", out=None, n=None, epochs=None, 
          + (f", copied from {', '.join(sources)}" if sources else "") + "); "
          f"{runs['regime'] + runs['reference']} runs to train, {passes:.3g} image passes, about "
          f"{_hours(passes / rate / 3600)} at an assumed {rate:,.0f} images/s; sweep directory {out}")
+    started = time.time()
     calibration = calibrate(config, out, settings, reference=reference, progress=progress,
                             reuse_reference=reuse_reference)
-    text = format_calibration(calibration)
-    echo(text)
+    echo(format_calibration(calibration))
+    echo(f"time: {_minutes(time.time() - started)} for this command")
     return calibration

@@ -1,7 +1,7 @@
 """`designspace demo`: the paper's design-space study in miniature (see designspace.demo).
 
     designspace demo                                   # Fashion-MNIST, this CPU, under 10 minutes
-    designspace demo --calibrate                       # is the demo's regime a valid proxy? (its own, longer run)
+    designspace demo --calibrate                       # is the demo's regime a valid proxy? (its own run, ~1 h)
     designspace demo --preset fashion-mnist-4x         # 4x the data, precise BN: the regime that passes its calibration
     designspace demo --spaces anynetx_a,anynetx_e,regnetx   # AnyNetX_A too (its slow starters: docs/regime.md)
     designspace demo --all-spaces                      # AnyNetX A..E and RegNetX, the paper's four comparisons
@@ -56,12 +56,15 @@ def register(sub) -> None:
                    help="all six spaces (AnyNetX A..E, RegNetX) and the paper's four comparisons")
     p.add_argument("--calibrate", action="store_true",
                    help="instead of the sweep: calibrate the demo's regime (seeds, reference, rank agreement)")
-    p.add_argument("--models", type=int, default=12, help="with --calibrate: models (default 12)")
-    p.add_argument("--seeds", type=int, default=3, help="with --calibrate: seeds per model (default 3)")
-    p.add_argument("--reference-seeds", type=int, default=2,
-                   help="with --calibrate: reference runs per model, judged by their mean (default 2)")
+    p.add_argument("--models", type=int,
+                   help="with --calibrate: models (default: the preset's; 24 on Fashion-MNIST)")
+    p.add_argument("--seeds", type=int, help="with --calibrate: seeds per model (default: the preset's; 3)")
+    p.add_argument("--reference-seeds", type=int,
+                   help="with --calibrate: reference runs per model, judged by their mean (default: the preset's; "
+                        "3 on Fashion-MNIST)")
     p.add_argument("--reference", nargs="+", metavar="KEY=VALUE",
-                   help="with --calibrate: the reference regime (default: 4x the epochs, full data)")
+                   help="with --calibrate: changes to the reference regime, over the preset's (Fashion-MNIST: "
+                        "epochs=4 on the full set; elsewhere 4x the epochs on the full set)")
     p.add_argument("--reuse-reference", metavar="DIR", action="append",
                    help="with --calibrate: copy the finished reference runs of the same models from another "
                         "calibrated sweep directory with the same --reference, instead of training them; repeat it "

@@ -30,7 +30,7 @@ from ..results import Status
 from ..spec import NetSpec
 from ..train.recipe import Recipe
 from .config import SweepConfig
-from .driver import RunPlan, open_sweep_store, run_dir, sample_rows, train_runs
+from .driver import RunPlan, model_work, open_sweep_store, run_dir, sample_rows, train_runs
 from .store import Store
 from .task import RunKey, Task
 
@@ -226,7 +226,8 @@ def calibration_runs(config: SweepConfig, model_rows: list, replicates: dict) ->
 
 
 def calibration_plan(config: SweepConfig, sweep_dir: str, reference_data: DataConfig,
-                     reference_recipe: Recipe) -> RunPlan:
+                     reference_recipe: Recipe, passes: dict) -> RunPlan:
+    """passes: {role: training image passes of one run}, which scale each run's share of the work."""
     def task(row, attempt: int) -> Task:
         reference = row["role"] == REFERENCE
         return Task(key=RunKey("calibration", int(row["position"])),
@@ -234,7 +235,9 @@ def calibration_plan(config: SweepConfig, sweep_dir: str, reference_data: DataCo
                     spec=NetSpec.from_json(row["spec"]), data=reference_data if reference else config.data,
                     recipe=reference_recipe if reference else config.recipe, seed=int(row["seed"]),
                     run_dir=os.path.abspath(run_dir(sweep_dir, "calibration", row)), attempt=attempt)
-    return RunPlan("calibration", f"{config.name} calibration", task, longest_first)
+    work = model_work(config)
+    return RunPlan("calibration", f"{config.name} calibration", task, longest_first,
+                   lambda row: passes[row["role"]] * work(row))
 
 
 def longest_first(rows: list) -> list:
@@ -341,7 +344,7 @@ def calibrate(config: SweepConfig, sweep_dir, calibration: CalibrationConfig | N
     sweep_dir = os.fspath(sweep_dir)
     reference_data, reference_recipe = reference_regime(config, reference)
     config.data.require_root()
-    check_longer(config, reference_data, reference_recipe)
+    passes = dict(zip((REGIME, REFERENCE), check_longer(config, reference_data, reference_recipe)))
     settings = settings_json(calibration, reference_data, reference_recipe)
     sources = reuse_sources(reuse_reference)
     stored = stored_reference_runs(sources, reference_data, reference_recipe) if sources else None
@@ -350,7 +353,7 @@ def calibrate(config: SweepConfig, sweep_dir, calibration: CalibrationConfig | N
         if stored is not None:
             copied = copy_reference_runs(store, sweep_dir, stored)
             print(f"calibration: {copied} reference runs copied from {', '.join(sources)}", file=sys.stderr)
-        plan = calibration_plan(config, sweep_dir, reference_data, reference_recipe)
+        plan = calibration_plan(config, sweep_dir, reference_data, reference_recipe, passes)
         if retry_failed:
             store.reset_failed(plan.table)
         train_runs(store, plan, config.runner, sweep_dir, progress)

@@ -151,14 +151,31 @@ def run_dir(sweep_dir: str, table: str, row) -> str:
     return os.path.join(sweep_dir, "calibration", row["role"], f"{row['space']}-{row['index']}-{row['replicate']}")
 
 
+def equal_work(row) -> float:
+    """Every run the same share: on a GPU small models are launch-bound, so a step costs about the same."""
+    return 1.0
+
+
+def cpu_work(row) -> float:
+    """A model's multiply-adds: on a CPU its time follows them (correlation 0.6-0.75 in the demo's sweeps)."""
+    return float(row["flops"])
+
+
+def model_work(config: SweepConfig) -> Callable[[dict], float]:
+    """How a sweep's runs share its work: by multiply-adds on a CPU runner, equally elsewhere."""
+    return cpu_work if config.runner.device == "cpu" else equal_work
+
+
 @dataclass(frozen=True)
 class RunPlan:
-    """A table of runs to train, how each row becomes a Task (given its attempt number), and in which order."""
+    """A table of runs to train, how each row becomes a Task (given its attempt number), in which order, and
+    each run's share of the work (for the pace: a calibration's reference runs take 10-15x its regime's)."""
 
     table: str
     label: str
     task: Callable[..., Task]
     order: Callable[[list], list] = list
+    work: Callable[[dict], float] = equal_work
 
 
 def interleave_spaces(rows: list) -> list:
@@ -176,7 +193,7 @@ def sweep_plan(config: SweepConfig, sweep_dir: str) -> RunPlan:
                     spec=NetSpec.from_json(row["spec"]), data=config.data, recipe=config.recipe,
                     seed=model_seed(config.seed, space, index), attempt=attempt,
                     run_dir=os.path.abspath(run_dir(sweep_dir, "models", row)))
-    return RunPlan("models", config.name, task, interleave_spaces)
+    return RunPlan("models", config.name, task, interleave_spaces, model_work(config))
 
 
 def _recover(store: Store, plan: RunPlan, sweep_dir: str) -> int:
@@ -191,25 +208,33 @@ def _recover(store: Store, plan: RunPlan, sweep_dir: str) -> int:
     return recovered
 
 
+FIRST_ESTIMATE_RUNS = 12
+
+
 class Pace:
     """The pace measured on this machine: after the first runs, and at each quarter, how long all will take.
 
-    The pace is taken from the first finished run on, so the workers' start-up (process start,
-    imports, data load) counts once, not once per run.
+    works: each run's share of the work (`RunPlan.work`), so that runs of different lengths are timed by
+    their work, not their count. The pace is taken from the first finished run on, so the workers' start-up
+    (process start, imports, data load) counts once, not once per run.
     """
 
-    def __init__(self, to_train: int, capacity: int):
-        self.to_train, self.started, self.done = to_train, time.time(), 0
-        self.first_finished = None
-        first = min(to_train, max(4, 2 * capacity, to_train // 10))  # every slot has finished a run twice
-        self.milestones = sorted({first} | {to_train * q // 4 for q in (1, 2, 3)} - {0, to_train})
-        self.estimate = None  # seconds for all `to_train` runs, as first estimated
+    def __init__(self, works: list, capacity: int):
+        self.to_train, self.started, self.done = len(works), time.time(), 0
+        self.total_work, self.work_done = float(sum(works)), 0.0
+        self.first_finished, self.first_work = None, 0.0
+        # The first estimate waits for FIRST_ESTIMATE_RUNS runs (and every slot's second): a mean over fewer of
+        # these models' skewed costs was off by up to 40% (docs/regime.md, section 4.11).
+        first = min(self.to_train, max(FIRST_ESTIMATE_RUNS, 2 * capacity))
+        self.milestones = sorted({first} | {self.to_train * q // 4 for q in (1, 2, 3)} - {0, self.to_train})
+        self.estimate = None  # seconds for all the runs, as first estimated
 
-    def finished_one(self) -> bool:
-        """Count a finished run; True when a new estimate is due (see `describe`)."""
+    def finished_one(self, work: float = 1.0) -> bool:
+        """Count a finished run of `work`; True when a new estimate is due (see `describe`)."""
         self.done += 1
+        self.work_done += work
         if self.first_finished is None:
-            self.first_finished = time.time()
+            self.first_finished, self.first_work = time.time(), self.work_done
         if self.done not in self.milestones:
             return False
         if self.estimate is None:
@@ -219,9 +244,9 @@ class Pace:
     def current(self) -> float:
         now = time.time()
         if self.done < 2:
-            return (now - self.started) * self.to_train / max(self.done, 1)
-        per_run = (now - self.first_finished) / (self.done - 1)
-        return now - self.started + (self.to_train - self.done) * per_run
+            return (now - self.started) * self.total_work / max(self.work_done, 1e-9)
+        per_work = (now - self.first_finished) / (self.work_done - self.first_work)
+        return now - self.started + (self.total_work - self.work_done) * per_work
 
     def describe(self) -> str:
         elapsed, total = time.time() - self.started, self.current()
@@ -331,7 +356,7 @@ def train_runs(store: Store, plan: RunPlan, runner_config, sweep_dir: str, progr
                     print(f"{plan.label}: {total} runs, {len(pending)} to train; {runner.describe()}",
                           file=sys.stderr)
             bar = _Progress(total, total - len(pending), progress, plan.label)
-            pace = Pace(len(pending), runner.capacity if runner else 1)
+            pace = Pace([plan.work(row) for row in pending], runner.capacity if runner else 1)
             queue = plan.order(pending)
             while queue or in_flight:
                 _submit(store, plan, runner, queue, in_flight, bar)
@@ -350,7 +375,7 @@ def train_runs(store: Store, plan: RunPlan, runner_config, sweep_dir: str, progr
                         queue.append(row)
                         continue
                     bar.update(_status_counts(store, plan.table))
-                    if pace.finished_one() and progress:
+                    if pace.finished_one(plan.work(row)) and progress:
                         bar.write(pace.describe())
     finally:
         if runner is not None:

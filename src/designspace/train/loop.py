@@ -232,7 +232,7 @@ class Trainer:
                 "world_size": self.ctx.world_size, "backend": self.ctx.backend, "channels_last": self.channels_last,
                 "autocast": "bf16" if self.amp else "fp32", "cuda_graph": graphed,
                 "loader": "device" if fast else "dataloader", "threads": torch.get_num_threads(),
-                "torch": torch.__version__}
+                "torch": torch.__version__, "cpu_kernels": torch.backends.cpu.get_cpu_capability()}
 
     # ---- one epoch -------------------------------------------------------------------------------
     def train_epoch(self, epoch: int) -> dict:
