@@ -189,6 +189,8 @@ def test_a_stored_calibration_grows_to_more_seeds_without_retraining(tmp_path, c
     before = (out / "results.db").read_bytes()
     assert main(base + ["--reference", "epochs=3"]) == 2
     assert "reference differ" in capsys.readouterr().err
+    assert main(base[:-2] + ["4", "--no-progress"]) == 2  # other models: another experiment
+    assert "(models differ: it holds 3 models, this asks for 4)" in capsys.readouterr().err
     assert (out / "results.db").read_bytes() == before
 
 

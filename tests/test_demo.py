@@ -113,6 +113,25 @@ def test_demo_calibrate_passes_the_presets_calibration_to_calibrate(monkeypatch,
                                "times in the reference (4 epochs on the full set); 144 runs to train")
 
 
+def test_demo_calibrate_refuses_a_stored_calibration_of_other_models_before_its_estimate(monkeypatch, tmp_path):
+    import types
+
+    import designspace.sweep.calibrate as calibrate_module
+    from designspace.demo import run_demo_calibration
+    from designspace.errors import DesignspaceError
+
+    out = tmp_path / "cal"
+    out.mkdir()
+    (out / "results.db").write_bytes(b"")  # read_calibration is replaced below: a 12-model calibration
+    stored = types.SimpleNamespace(settings={"models": 12, "seeds": 3, "reference_seeds": 3, "reference": {}},
+                                   finished={"regime": 36, "reference": 36})
+    monkeypatch.setattr(calibrate_module, "read_calibration", lambda sweep_dir: stored)
+    lines = []
+    with pytest.raises(DesignspaceError, match="it holds 12 models, this asks for 24"):
+        run_demo_calibration(out=out, echo=lines.append)
+    assert lines == []  # no estimate of runs it would not train
+
+
 def test_bad_spaces_are_one_line(run_cli, tmp_path):
     out = tmp_path / "demo"
     for spaces, needle in (("anynetx_e,regnetz", "unknown design space 'regnetz'; did you mean"),

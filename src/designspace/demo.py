@@ -11,6 +11,7 @@ writes the HTML report and prints what this run found. Running it again resumes.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -342,7 +343,7 @@ def run_demo_calibration(preset="fashion-mnist", out=None, n=None, epochs=None, 
     """
     from .analysis.calibration import format_calibration
     from .sweep.calibrate import (calibrate, read_calibration, reference_regime, reference_runs_lacking,
-                                  reuse_sources, stored_reference_runs)
+                                  refuse_other_calibration, reuse_sources, settings_json, stored_reference_runs)
 
     settings, reference = calibration_settings(preset, models, seeds, reference_seeds, reference)
     models, seeds, reference_seeds = settings.models, settings.seeds, settings.reference_seeds
@@ -355,6 +356,9 @@ def run_demo_calibration(preset="fashion-mnist", out=None, n=None, epochs=None, 
     _, rate = PRESETS[preset]["rate"]
     runs = {"regime": models * seeds, "reference": models * reference_seeds}
     stored = read_calibration(out) if os.path.exists(os.path.join(out, "results.db")) else None
+    if stored is not None:  # refused before the estimate, which would count the wrong runs
+        ours = json.loads(settings_json(settings, reference_data, reference_recipe))
+        refuse_other_calibration(out, stored.settings, ours)
     for role, done in (stored.finished if stored else {}).items():
         runs[role] = max(runs[role] - done, 0)  # resuming or growing a stored calibration: only the rest trains
     if sources:  # at most those the other directories lack train (an upper bound when resuming)

@@ -188,6 +188,16 @@ def stored_settings(text: str) -> dict:
     return {"reference_seeds": 1, **json.loads(text)}
 
 
+def refuse_other_calibration(sweep_dir: str, theirs: dict, ours: dict) -> None:
+    """A stored calibration with other models or another reference is another experiment: refused, naming both."""
+    differ = [k for k in ("models", "reference") if theirs.get(k) != ours.get(k)]
+    if differ:
+        models = f": it holds {theirs.get('models')} models, this asks for {ours.get('models')}" \
+            if "models" in differ else ""
+        raise DesignspaceError(f"{sweep_dir}: holds a calibration with other settings ({', '.join(differ)} "
+                               f"differ{models}); give its settings (--models, --reference) or another --out")
+
+
 def _ensure_runs(store: Store, config: SweepConfig, calibration: CalibrationConfig, settings: str) -> None:
     """Add the calibration's runs to the store: all of them, or those a stored one lacks for more seeds.
 
@@ -199,10 +209,7 @@ def _ensure_runs(store: Store, config: SweepConfig, calibration: CalibrationConf
     have = {count: 0 for count in COUNTS}
     if store.meta("calibration_fingerprint") is not None:
         theirs = stored_settings(store.meta("calibration"))
-        differ = [k for k in ("models", "reference") if theirs.get(k) != ours.get(k)]
-        if differ:
-            raise DesignspaceError(f"{os.path.dirname(store.path)}: holds a calibration with other settings "
-                                   f"({', '.join(differ)} differ); choose another --out for this one")
+        refuse_other_calibration(os.path.dirname(store.path), theirs, ours)
         have = {count: theirs[count] for count in COUNTS}
     want = {count: max(ours[count], have[count]) for count in COUNTS}
     if want == have:
