@@ -176,8 +176,8 @@ def calibration_settings(preset: str, models=None, seeds=None, reference_seeds=N
 
     preset_calibration = PRESETS[preset].get("calibration", {})
     given = {"models": models, "seeds": seeds, "reference_seeds": reference_seeds}
-    counts = {key: value if value is not None else preset_calibration[key]
-              for key, value in given.items() if value is not None or key in preset_calibration}
+    counts = {key: preset_calibration[key] for key in given if key in preset_calibration}
+    counts.update({key: value for key, value in given.items() if value is not None})
     return CalibrationConfig(**counts), {**preset_calibration.get("reference", {}), **(reference or {})}
 
 
@@ -346,7 +346,6 @@ def run_demo_calibration(preset="fashion-mnist", out=None, n=None, epochs=None, 
                                   refuse_other_calibration, reuse_sources, settings_json, stored_reference_runs)
 
     settings, reference = calibration_settings(preset, models, seeds, reference_seeds, reference)
-    models, seeds, reference_seeds = settings.models, settings.seeds, settings.reference_seeds
     config = demo_config(preset, n, epochs, data_dir, synthetic, runner, slots, device, seed, all_spaces, spaces)
     out = os.fspath(out or os.path.join("runs", config.name))
     reference_data, reference_recipe = reference_regime(config, reference)
@@ -354,7 +353,7 @@ def run_demo_calibration(preset="fashion-mnist", out=None, n=None, epochs=None, 
     if sources:  # a wrong directory is refused before the estimate is printed
         copies = stored_reference_runs(sources, reference_data, reference_recipe)
     _, rate = PRESETS[preset]["rate"]
-    runs = {"regime": models * seeds, "reference": models * reference_seeds}
+    runs = {"regime": settings.models * settings.seeds, "reference": settings.models * settings.reference_seeds}
     stored = read_calibration(out) if os.path.exists(os.path.join(out, "results.db")) else None
     if stored is not None:  # refused before the estimate, which would count the wrong runs
         ours = json.loads(settings_json(settings, reference_data, reference_recipe))
@@ -365,8 +364,9 @@ def run_demo_calibration(preset="fashion-mnist", out=None, n=None, epochs=None, 
         runs["reference"] = min(runs["reference"], reference_runs_lacking(config, settings, copies))
     passes = (runs["regime"] * image_passes(config.data, config.recipe)
               + runs["reference"] * image_passes(reference_data, reference_recipe))
-    echo(f"designspace demo --calibrate: {models} models, each {seeds} times in the demo's regime and "
-         f"{reference_seeds} times in the reference ({reference_recipe.epochs} epochs on the full set"
+    echo(f"designspace demo --calibrate: {settings.models} models, each {settings.seeds} times in the demo's "
+         f"regime and {settings.reference_seeds} times in the reference ({reference_recipe.epochs} epochs on the "
+         "full set"
          + (f", copied from {', '.join(sources)}" if sources else "") + "); "
          f"{runs['regime'] + runs['reference']} runs to train, {passes:.3g} image passes, about "
          f"{_hours(passes / rate / 3600)} at an assumed {rate:,.0f} images/s; sweep directory {out}")
