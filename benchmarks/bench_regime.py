@@ -1,15 +1,17 @@
-"""The demo's training regime against the previous one: rank agreement per CPU-minute, and models per hour.
+"""The demo's training regime against the earlier ones: rank agreement per CPU-minute, and models per hour.
 
     python benchmarks/bench_regime.py                       # 8 models x 2 seeds per regime, one shared reference
     python benchmarks/bench_regime.py --models 12 --seeds 3 --reference-epochs 8
     python benchmarks/bench_regime.py --reference-from runs/demo-fashion-mnist   # reuse `demo --calibrate`'s references
 
-Both regimes train the same models (taken from the demo's sweep: its spaces and complexity
+Three regimes train the same models (taken from the demo's sweep: its spaces and complexity
 band, spread as `designspace calibrate` spreads them), each `--seeds` times, so the comparison
-isolates the recipe and the data sizes (the previous demo also sampled another band, 1M-2M); one reference run
-per model (the new regime's recipe, `--reference-epochs` epochs on the full training and test
-sets), or with `--reference-from` the mean of the calibration's reference runs, is the ranking
-both are judged against. Printed per regime: the error of each model, the seed noise, Spearman's rho against
+isolates the recipe and the data sizes: "previous", the demo's regime before any calibration
+(the ImageNet recipe; that demo also sampled another band, 1M-2M), "2-epoch", the small-image
+regime in 2 epochs as the demo ran it until docs/regime.md section 4.12, and "new", today's
+preset. One reference run per model (the preset's calibration reference: 4 epochs on the full
+training and test sets; `--reference-epochs` changes the epochs), or with `--reference-from` the
+mean of the calibration's reference runs, is the ranking all three are judged against. Printed per regime: the error of each model, the seed noise, Spearman's rho against
 the reference, CPU-seconds per model, models per hour on this machine (2 at a time, one thread
 each), and rho per CPU-minute; then the new/previous ratios. Runs for tens of minutes on 2 cores.
 """
@@ -49,7 +51,10 @@ def train_job(job):
 
 
 def _reference_changes(args):
-    return {"epochs": args.reference_epochs} if args.reference_epochs else None
+    from designspace.demo import calibration_settings
+
+    changes = calibration_settings("fashion-mnist")[1]
+    return {**changes, "epochs": args.reference_epochs} if args.reference_epochs else changes
 
 
 def _models_and_reference(config, args):
@@ -77,11 +82,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=8)
     parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--reference-epochs", type=int, default=None, help="default: 4x the new regime's epochs")
+    parser.add_argument("--reference-epochs", type=int, default=None, help="default: the preset's reference, 4")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--reference-from", metavar="DIR", help="take the models and their reference errors from "
                         "the calibration stored in this demo directory instead of training references")
     args = parser.parse_args()
+    if args.models < 3 or args.seeds < 2:
+        parser.error("seed noise and rank agreement need --models >= 3 and --seeds >= 2")
 
     from designspace.analysis.calibration import seed_noise, spearman
     from designspace.demo import demo_config
@@ -90,7 +97,8 @@ def main() -> None:
     config = demo_config("fashion-mnist")
     rows, reference, ref_text = _models_and_reference(config, args)
     specs = [r["spec"] for r in rows]  # JSON
-    regimes = {"previous": PREVIOUS,
+    two_epochs = {**config.recipe.to_dict(), "epochs": 2, "precise_bn_images": 0, "test_every": 1}
+    regimes = {"previous": PREVIOUS, "2-epoch": {"data": config.data.to_dict(), "recipe": two_epochs},
                "new": {"data": config.data.to_dict(), "recipe": config.recipe.to_dict()}}
     jobs = []
     if not args.reference_from:
@@ -123,9 +131,11 @@ def main() -> None:
               f"{table[name]['mean']:6.2f}%  runs >= 80% error: {table[name]['near_chance']}  "
               f"{per_model:6.1f} CPU-s/model  {table[name]['per_hour']:6.0f} models/hour  "
               f"rho per CPU-minute {table[name]['rho_per_cpu_min']:.3f}")
-    new, old = table["new"], table["previous"]
-    print(f"new / previous: rank agreement per CPU-minute {new['rho_per_cpu_min'] / old['rho_per_cpu_min']:.2f}x "
-          f"(rho {new['rho']:.3f} vs {old['rho']:.3f}); models per hour {new['per_hour'] / old['per_hour']:.2f}x")
+    new = table["new"]
+    for name in ("previous", "2-epoch"):
+        old = table[name]
+        print(f"new / {name}: rank agreement per CPU-minute {new['rho_per_cpu_min'] / old['rho_per_cpu_min']:.2f}x "
+              f"(rho {new['rho']:.3f} vs {old['rho']:.3f}); models per hour {new['per_hour'] / old['per_hour']:.2f}x")
 
 
 if __name__ == "__main__":

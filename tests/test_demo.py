@@ -13,6 +13,7 @@ from sweep_helpers import needs_fashion_mnist
 
 from designspace.demo import (ALL_SPACES, ALL_STUDY_PAIRS, PRESETS, SPACES, demo_command, demo_config,
                              estimate_compute, format_estimate, split_sizes, study_pairs)
+from designspace.train import Recipe
 
 DEFAULT_SPACES = ("anynetx_e", "regnetx")  # the fashion-mnist preset's: without AnyNetX_A's slow starters
 
@@ -23,17 +24,19 @@ def test_every_preset_is_a_valid_sweep():
         assert [s.name for s in config.spaces] == list(PRESETS[preset]["spaces"])
         assert config.recipe.epochs >= 1
         assert [s.name for s in demo_config(preset, all_spaces=True).spaces] == list(ALL_SPACES)
-    assert [(s.name, s.n) for s in demo_config("fashion-mnist").spaces] == [(name, 30) for name in DEFAULT_SPACES]
+    assert [(s.name, s.n) for s in demo_config("fashion-mnist").spaces] == [(name, 20) for name in DEFAULT_SPACES]
     for preset, n in (("fashion-mnist-4x", 20), ("cifar10", 100), ("imagenet", 500)):
         assert [(s.name, s.n) for s in demo_config(preset).spaces] == [(name, n) for name in SPACES]
     assert demo_config("imagenet").spaces[0].flops == (360_000_000, 400_000_000)
-    # The 4x preset is the default's sweep with 4x the training images and precise BN statistics, over
-    # AnyNetX_A too: another regime of the same population.
+    # The default trains 4 epochs on 8,000 images and tests once; the 4x preset 2 epochs on 4x the images, tested
+    # after each, over AnyNetX_A too: another regime of the same population, both with precise BN statistics.
     small, large = demo_config("fashion-mnist"), demo_config("fashion-mnist-4x")
     assert large.data.train_subset == 4 * small.data.train_subset
     assert dataclasses.replace(large.data, train_subset=small.data.train_subset) == small.data
-    assert small.recipe.precise_bn_images == 0 and large.recipe.precise_bn_images == 2048
-    assert dataclasses.replace(large.recipe, precise_bn_images=0) == small.recipe
+    assert (small.recipe.epochs, small.recipe.tested_epochs, large.recipe.epochs, large.recipe.tested_epochs) == \
+        (4, 1, 2, 2)
+    assert small.recipe.precise_bn_images == large.recipe.precise_bn_images == 2048
+    assert dataclasses.replace(large.recipe, epochs=4, test_every=4) == small.recipe
     assert (large.spaces[0].flops, large.seed) == (small.spaces[0].flops, small.seed)
     assert {s for pair in ALL_STUDY_PAIRS for s in pair} <= set(ALL_SPACES)
 
@@ -56,7 +59,7 @@ def test_the_spaces_and_their_comparisons():
     assert demo_command("fashion-mnist", demo_config("fashion-mnist")) == "designspace demo --preset fashion-mnist"
     assert demo_command("cifar10", demo_config("cifar10", all_spaces=True)).endswith("--preset cifar10 --all-spaces")
     # A space's models do not depend on which others run or on n beyond their own: the 4x preset's AnyNetX_E
-    # and RegNetX models are the first 20 of the default's, so calibrations of both share reference runs.
+    # and RegNetX models are the default's, so calibrations of both share reference runs.
     small = {(r["space"], r["index"]): r["spec"] for r in sample_rows(demo_config("fashion-mnist"))}
     large = {(r["space"], r["index"]): r["spec"] for r in sample_rows(demo_config("fashion-mnist-4x"))}
     shared = [key for key in large if key[0] in DEFAULT_SPACES]
@@ -71,16 +74,23 @@ def test_the_calibration_a_preset_runs_and_the_command_that_names_it():
     # a --reference change is laid over the preset's.
     settings, reference = calibration_settings("fashion-mnist")
     assert (settings.models, settings.seeds, settings.reference_seeds) == (24, 3, 3)
-    assert reference == {"epochs": 4, "precise_bn_images": 0}
+    preset_reference = {"epochs": 4, "warmup_epochs": 0.4, "precise_bn_images": 0, "test_every": 1}
+    assert reference == preset_reference
     settings, reference = calibration_settings("fashion-mnist", models=12, reference_seeds=2, reference={"epochs": 8})
     assert (settings.models, settings.seeds, settings.reference_seeds) == (12, 3, 2)
-    assert reference == {"epochs": 8, "precise_bn_images": 0}
-    # A preset without a calibration of its own gets the general defaults (4x the epochs, full data).
+    assert reference == {**preset_reference, "epochs": 8}
+    # A preset without a calibration of its own gets the general defaults (4x the epochs, full data), and so does
+    # synthetic data, which has no subset for the preset's 4-epoch reference to grow from.
     assert calibration_settings("cifar10") == (CalibrationConfig(), {})
+    assert calibration_settings("fashion-mnist", synthetic=True)[1] == {}
     # Both Fashion-MNIST presets are judged against one reference, so their reference runs can be reused.
     small, large = (reference_regime(demo_config(p), calibration_settings(p)[1]) for p in ("fashion-mnist",
                                                                                           "fashion-mnist-4x"))
     assert small == large and small[1].epochs == 4 and small[0].train_subset is None
+    # ...the one the demo's earlier regimes were judged against: tested every epoch, warmup 0.4 epochs.
+    assert (small[1].test_every, small[1].warmup_epochs, small[1].precise_bn_images) == (1, 0.4, 0)
+    assert small[1] == Recipe.from_dict({"regime": "small-images", "epochs": 4, "batch_size": 64, "channels_last": "on",
+                                         "warmup_epochs": 0.4})
     # The command the summary names makes the same sweep: every flag that changes it, and no other.
     config = demo_config("fashion-mnist", n=4, epochs=1, seed=1)
     assert config.name == "demo-fashion-mnist-seed1"
@@ -98,17 +108,23 @@ def test_demo_calibrate_passes_the_presets_calibration_to_calibrate(monkeypatch,
 
     seen = {}
 
-    def recording_calibrate(config, out, settings, reference=None, **_):
-        seen.update(config=config, out=out, settings=settings, reference=reference)
+    def recording_run(setup, progress=True, **_):
+        seen["setup"] = setup
         raise KeyboardInterrupt  # stop before anything trains
 
-    monkeypatch.setattr(calibrate_module, "calibrate", recording_calibrate)
+    monkeypatch.setattr(calibrate_module, "run_calibration", recording_run)
     lines = []
     with pytest.raises(KeyboardInterrupt):
         run_demo_calibration(out=tmp_path / "cal", seed=1, reference={"lr": "0.1"}, echo=lines.append)
-    assert (seen["settings"].models, seen["settings"].seeds, seen["settings"].reference_seeds) == (24, 3, 3)
-    assert seen["reference"] == {"epochs": 4, "precise_bn_images": 0, "lr": "0.1"}
-    assert seen["config"].seed == 1 and seen["config"].name == "demo-fashion-mnist-seed1"
+    setup = seen["setup"]
+    assert (setup.counts.models, setup.counts.seeds, setup.counts.reference_seeds) == (24, 3, 3)
+    # The preset's reference with the user's change laid over it: 4 epochs of all 60,000 images.
+    recipe = setup.reference_recipe
+    assert (recipe.epochs, recipe.warmup_epochs, recipe.precise_bn_images, recipe.test_every, recipe.lr) == \
+        (4, 0.4, 0, 1, 0.1)
+    assert setup.reference_data.train_subset is None and setup.passes == {"regime": 32_000, "reference": 240_000}
+    assert setup.config.seed == 1 and setup.config.name == "demo-fashion-mnist-seed1"
+    assert setup.sweep_dir == str(tmp_path / "cal") and setup.sources == () and setup.reference_runs_to_train() == 72
     assert lines[0].startswith("designspace demo --calibrate: 24 models, each 3 times in the demo's regime and 3 "
                                "times in the reference (4 epochs on the full set); 144 runs to train")
 
@@ -153,8 +169,13 @@ def test_compute_estimate_by_hand():
     per_class = PRESETS["fashion-mnist"]["data"]["train_subset"]
     assert (small["models"], small["train_images"]) == (4, 10 * per_class)  # 2 spaces x 2
     assert small["test_images"] == split_sizes(config.data)[1]
-    assert small["precise_bn_images"] == 0 and "precise-BN" not in format_estimate(small)
-    # The 4x preset's runs also recompute precise BN statistics over 2,048 images (32 batches of 64) each epoch.
+    # The default trains 4 epochs and tests once, after precise BN statistics over 2,048 images (32 batches of 64).
+    assert (small["epochs"], small["tested_epochs"], small["precise_bn_images"]) == (4, 1, 2048)
+    assert small["image_passes"] == pytest.approx(4 * (4 * 10 * per_class + (2048 + 5000) / 3))
+    assert "4 models x (4 epochs x 8,000 train + 1 test x (2,048 precise-BN + 5,000 test images))" in \
+        format_estimate(small)
+    assert "precise-BN" not in format_estimate(estimate_compute(demo_config("cifar10"), "cifar10"))
+    # The 4x preset's runs are tested after each of their 2 epochs, after precise BN statistics.
     large = estimate_compute(demo_config("fashion-mnist-4x"), "fashion-mnist-4x")
     assert large["precise_bn_images"] == 2048
     assert large["image_passes"] == pytest.approx(60 * 2 * (32_000 + (2048 + 5000) / 3))
@@ -250,11 +271,12 @@ def test_a_run_on_another_thread_count_lands_within_the_seed_noise(tmp_path):
 
     Two models of each space, each trained from its seed with 1 and with 2 threads. If the thread count changes
     a run as much as another seed would, the root mean square of the 6 differences over sqrt(2) estimates the
-    seed noise: the demo regime's, pooled over its 36 calibration models, is 0.83 points (docs/regime.md 4.6).
-    The bound is 2.5 times that. One model alone says little: the first one, a slow starter (widths 16, 8,
-    192, 8), spread over 19.3-22.6% in five runs, and its 1- and 2-thread runs differed by 2.7 points, while
-    the 6 models' estimate was 0.86 (section 4.8). With the models' own seed noise, chance exceeds the bound
-    well under once in 1,000 runs.
+    seed noise. The bound is 2.5 times 0.83 points, the former 2-epoch regime's seed noise over 36 models of these
+    spaces (docs/regime.md 4.6); today's 4-epoch regime measured 0.42 over 48 of AnyNetX_E and RegNetX (4.12).
+    One model alone says little: the first one, a slow starter (widths 16, 8, 192, 8), spread over 19.3-22.6%
+    in five runs of the former regime, and its 1- and 2-thread runs differed by 2.7 points, while the 6 models'
+    estimate was 0.86 (section 4.8). With the models' own seed noise, chance exceeds the bound well under once
+    in 1,000 runs.
     """
     from designspace.sweep.driver import model_seed, sample_rows
     from designspace.spec import NetSpec

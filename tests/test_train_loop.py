@@ -95,6 +95,22 @@ def test_resume_gives_the_same_final_weights(tmp_path, precise_bn_images):
     assert again.epochs == resumed.epochs  # finished: nothing is trained again
 
 
+@pytest.mark.parametrize("precise_bn_images", [0, 64])
+def test_testing_less_often_trains_the_same_and_ends_with_the_same_test(precise_bn_images):
+    every = run(epochs=3, precise_bn_images=precise_bn_images)
+    last = run(epochs=3, precise_bn_images=precise_bn_images, test_every=3)
+    second = run(epochs=3, precise_bn_images=precise_bn_images, test_every=2)
+    assert [e["train_loss"] for e in last.epochs] == [e["train_loss"] for e in every.epochs]
+    assert ["test_error" in e for e in last.epochs] == [False, False, True]
+    assert ["test_error" in e for e in second.epochs] == [False, True, True]  # the last epoch is always tested
+    assert last.final_error == last.best_error == every.final_error == second.final_error
+    assert second.best_error == min(second.epochs[1]["test_error"], second.final_error)
+    assert Recipe(epochs=4, test_every=3).tested_epochs == 2 and Recipe(epochs=4).tested_epochs == 4
+    assert "test_every" not in Recipe().to_dict()  # stored runs keep their fingerprints
+    with pytest.raises(DesignspaceError, match="test_every must be an integer >= 1"):
+        Recipe(test_every=0)
+
+
 def test_corrupt_or_foreign_checkpoints_are_refused(tmp_path):
     run(tmp_path, epochs=1)
     path = tmp_path / "checkpoint.pt"

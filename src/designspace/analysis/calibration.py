@@ -248,7 +248,10 @@ def describe_regime(data: dict, recipe: dict) -> str:
     images = f"first {subset:,} images per class" if subset else "the full training set"
     epochs = f"{recipe['epochs']} epoch{'s' if recipe['epochs'] != 1 else ''}"
     precise = f", precise BN over {recipe['precise_bn_images']:,} images" if recipe.get("precise_bn_images") else ""
-    return f"{epochs} on {images} of {data['name']}, batch {recipe['batch_size']}, lr {recipe['lr']:g}{precise}"
+    every = recipe.get("test_every", 1)
+    tests = f", tested every {every} epochs and after the last" if 1 < every < recipe["epochs"] else \
+        ", tested after the last epoch only" if every >= recipe["epochs"] > 1 else ""
+    return f"{epochs} on {images} of {data['name']}, batch {recipe['batch_size']}, lr {recipe['lr']:g}{precise}{tests}"
 
 
 def format_calibration(calibration) -> str:

@@ -32,7 +32,7 @@ def run(args) -> int:
     overrides = {k: v for k, v in {
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "momentum": args.momentum,
         "weight_decay": args.weight_decay, "warmup_epochs": args.warmup_epochs, "label_smoothing": args.label_smoothing,
-        "ema_decay": args.ema, "precise_bn_images": args.precise_bn, "channels_last": args.channels_last,
+        "ema_decay": args.ema, "precise_bn_images": args.precise_bn, "test_every": args.test_every, "channels_last": args.channels_last,
         "workers": args.workers}.items() if v is not None}
     if args.nesterov:
         overrides["nesterov"] = True
@@ -89,6 +89,8 @@ def register(sub) -> None:
     p.add_argument("--ema", type=float, metavar="DECAY", help="evaluate an EMA of the weights (e.g. 0.999)")
     p.add_argument("--precise-bn", type=int, metavar="IMAGES",
                    help="recompute BN statistics over this many training images before each test (e.g. 2048)")
+    p.add_argument("--test-every", type=int, metavar="N",
+                   help="test after every N-th epoch and after the last (default 1; training is the same for any N)")
     p.add_argument("--no-augment", action="store_true", help="no crop/flip augmentation")
     p.add_argument("--augment", action="store_true", help="random crop (pad 4) and flip")
     p.add_argument("--channels-last", choices=["auto", "on", "off"])

@@ -48,8 +48,6 @@ class CalibrationConfig:
     models: int = 12
     seeds: int = 3
     reference_seeds: int = 2
-    reference_data: DataConfig | None = None   # None: derived from the sweep (see `reference_regime`)
-    reference_recipe: Recipe | None = None
 
     def __post_init__(self):
         if isinstance(self.models, bool) or not isinstance(self.models, int) or self.models < MIN_MODELS:
@@ -338,29 +336,69 @@ def copy_reference_runs(store: Store, sweep_dir: str, stored: dict) -> int:
     return copied
 
 
-def calibrate(config: SweepConfig, sweep_dir, calibration: CalibrationConfig | None = None,
-              reference: dict | None = None, progress: bool = True, retry_failed: bool = False,
-              reuse_reference=None) -> "Calibration":
-    """Train (or resume) the calibration runs in the sweep directory's store; returns the Calibration.
+@dataclass(frozen=True)
+class CalibrationSetup:
+    """A calibration worked out before anything is written: its counts, the reference regime, each role's
+    training image passes, and the finished reference runs of other directories it may copy."""
 
+    config: SweepConfig
+    sweep_dir: str
+    counts: CalibrationConfig
+    reference_data: DataConfig
+    reference_recipe: Recipe
+    passes: dict         # {role: training image passes of one run}, which scale each run's share of the work
+    sources: tuple       # the --reuse-reference directories
+    copies: dict         # their reference runs (`stored_reference_runs`); empty without sources
+
+    @property
+    def settings(self) -> str:
+        return settings_json(self.counts, self.reference_data, self.reference_recipe)
+
+    def reference_runs_to_train(self) -> int:
+        """The reference runs that the sources hold no finished copy of (all of them without sources), stored
+        ones counted too."""
+        if not self.sources:
+            return self.counts.models * self.counts.reference_seeds
+        return reference_runs_lacking(self.config, self.counts, self.copies)
+
+
+def setup_calibration(config: SweepConfig, sweep_dir, calibration: CalibrationConfig | None = None,
+                      reference: dict | None = None, reuse_reference=None) -> CalibrationSetup:
+    """Check and work out a calibration: a reference that is not longer, or a --reuse-reference directory
+    that holds no calibration of the same reference, is refused here.
+
+    reference: changes to the reference regime ({field: value}, see `reference_regime`).
     reuse_reference: other sweep directories (one, or a list) whose calibrations used the same reference
     regime; their finished reference runs of the same models and seeds are copied, not trained
     (`stored_reference_runs`).
     """
-    calibration = calibration or CalibrationConfig()
-    sweep_dir = os.fspath(sweep_dir)
     reference_data, reference_recipe = reference_regime(config, reference)
-    config.data.require_root()
     passes = dict(zip((REGIME, REFERENCE), check_longer(config, reference_data, reference_recipe)))
-    settings = settings_json(calibration, reference_data, reference_recipe)
-    sources = reuse_sources(reuse_reference)
-    stored = stored_reference_runs(sources, reference_data, reference_recipe) if sources else None
+    sources = tuple(reuse_sources(reuse_reference))
+    copies = stored_reference_runs(sources, reference_data, reference_recipe) if sources else {}
+    return CalibrationSetup(config, os.fspath(sweep_dir), calibration or CalibrationConfig(), reference_data,
+                            reference_recipe, passes, sources, copies)
+
+
+def calibrate(config: SweepConfig, sweep_dir, calibration: CalibrationConfig | None = None,
+              reference: dict | None = None, progress: bool = True, retry_failed: bool = False,
+              reuse_reference=None) -> "Calibration":
+    """Train (or resume) the calibration runs in the sweep directory's store; returns the Calibration
+    (`setup_calibration` says what the arguments mean)."""
+    return run_calibration(setup_calibration(config, sweep_dir, calibration, reference, reuse_reference),
+                           progress, retry_failed)
+
+
+def run_calibration(setup: CalibrationSetup, progress: bool = True, retry_failed: bool = False) -> "Calibration":
+    """Train (or resume) a set-up calibration's runs; returns the Calibration."""
+    config, sweep_dir = setup.config, setup.sweep_dir
+    config.data.require_root()
     with open_sweep_store(config, sweep_dir) as store:
-        _ensure_runs(store, config, calibration, settings)
-        if stored is not None:
-            copied = copy_reference_runs(store, sweep_dir, stored)
-            print(f"calibration: {copied} reference runs copied from {', '.join(sources)}", file=sys.stderr)
-        plan = calibration_plan(config, sweep_dir, reference_data, reference_recipe, passes)
+        _ensure_runs(store, config, setup.counts, setup.settings)
+        if setup.sources:
+            copied = copy_reference_runs(store, sweep_dir, setup.copies)
+            print(f"calibration: {copied} reference runs copied from {', '.join(setup.sources)}", file=sys.stderr)
+        plan = calibration_plan(config, sweep_dir, setup.reference_data, setup.reference_recipe, setup.passes)
         if retry_failed:
             store.reset_failed(plan.table)
         train_runs(store, plan, config.runner, sweep_dir, progress)

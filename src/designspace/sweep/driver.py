@@ -224,9 +224,11 @@ class Pace:
         self.total_work, self.work_done = float(sum(works)), 0.0
         self.first_finished, self.first_work = None, 0.0
         # The first estimate waits for FIRST_ESTIMATE_RUNS runs (and every slot's second): a mean over fewer of
-        # these models' skewed costs was off by up to 40% (docs/regime.md, section 4.11).
+        # these models' skewed costs was off by up to 40% (docs/regime.md, sections 4.11, 4.12). Later ones
+        # come at each quarter.
         first = min(self.to_train, max(FIRST_ESTIMATE_RUNS, 2 * capacity))
-        self.milestones = sorted({first} | {self.to_train * q // 4 for q in (1, 2, 3)} - {0, self.to_train})
+        quarters = {self.to_train * q // 4 for q in (1, 2, 3)}
+        self.milestones = sorted({first} | {q for q in quarters if first < q < self.to_train})
         self.estimate = None  # seconds for all the runs, as first estimated
 
     def finished_one(self, work: float = 1.0) -> bool:

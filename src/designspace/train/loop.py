@@ -266,6 +266,12 @@ class Trainer:
                                                                       self.ctx)
         if self.ema is not None:
             record["raw_test_error"] = evaluate(self.model, self.test_loader, self.device, self.amp, self.ctx)[1]
+        return record
+
+    def end_epoch(self, record: dict) -> dict:
+        """Test the epoch if the recipe says so (`test_every`), then add its time and peak memory."""
+        if self.recipe.tests_after(record["epoch"]):
+            record = self.evaluate(record)
         record["wall_time"] = time.perf_counter() - record.pop("started")
         record["peak_mem_mb"] = peak_memory_mb(self.device)
         return record
@@ -298,7 +304,7 @@ class Trainer:
         self.setup()
         try:
             for epoch in range(self.start_epoch, self.recipe.epochs):
-                self.checkpoint(self.evaluate(self.train_epoch(epoch)))
+                self.checkpoint(self.end_epoch(self.train_epoch(epoch)))
         except Diverged as e:
             return self.finish(Status.DIVERGED, str(e))
         except Exception as e:

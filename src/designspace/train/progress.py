@@ -8,8 +8,10 @@ import sys
 
 
 def format_epoch(record: dict, epochs: int) -> str:
+    tested = (f"  test_err {record['test_error']:.2f}%  top5_err {record['test_top5_error']:.2f}%"
+              if "test_error" in record else "  (not tested)")
     return (f"epoch {record['epoch']}/{epochs}  loss {record['train_loss']:.4f}  train_err {record['train_error']:.2f}%"
-            f"  test_err {record['test_error']:.2f}%  top5_err {record['test_top5_error']:.2f}%  lr {record['lr']:.4g}"
+            f"{tested}  lr {record['lr']:.4g}"
             f"  {record['images_per_sec']:.0f} img/s  {record['wall_time']:.1f}s  mem {record['peak_mem_mb']:.0f}MB")
 
 

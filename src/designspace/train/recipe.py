@@ -22,7 +22,7 @@ from ..errors import DesignspaceError, UnknownNameError, check_keys
 
 REFERENCE_BATCH = 128
 # Fields added after runs were first stored; their defaults leave training as it was.
-ADDED_FIELDS = ("precise_bn_images",)
+ADDED_FIELDS = ("precise_bn_images", "test_every")
 NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
 
 
@@ -45,6 +45,7 @@ class Recipe:
     zero_init_last_bn: bool = False
     grad_clip: float = 0.0  # largest global L2 norm of the gradients (0: no clipping)
     precise_bn_images: int = 0  # before each test, BN statistics recomputed over this many training images (0: off)
+    test_every: int = 1  # test after every N-th epoch and after the last (training is the same for any N)
     eval_batch_size: int = 1024
     amp: bool = True  # bf16 autocast on CUDA (CPU runs stay fp32)
     channels_last: str = "auto"  # "auto" (measured per model), "on", "off"
@@ -71,6 +72,8 @@ class Recipe:
         need(self.grad_clip >= 0 and math.isfinite(self.grad_clip), f"grad_clip must be >= 0, got {self.grad_clip!r}")
         need(isinstance(self.precise_bn_images, int) and self.precise_bn_images >= 0,
              f"precise_bn_images must be an integer >= 0, got {self.precise_bn_images!r}")
+        need(isinstance(self.test_every, int) and self.test_every >= 1,
+             f"test_every must be an integer >= 1, got {self.test_every!r}")
         need(self.crop_padding >= 0, f"crop_padding must be >= 0, got {self.crop_padding!r}")
         need(self.channels_last in ("auto", "on", "off"), f"channels_last must be auto, on or off, got {self.channels_last!r}")
 
@@ -78,6 +81,14 @@ class Recipe:
     def peak_lr(self) -> float:
         """The lr actually used at the top of the schedule: lr * batch_size / 128."""
         return self.lr * self.batch_size / REFERENCE_BATCH
+
+    def tests_after(self, epoch: int) -> bool:
+        """Whether the epoch (1-based) ends with a test: every test_every-th one, and always the last."""
+        return epoch % self.test_every == 0 or epoch == self.epochs
+
+    @property
+    def tested_epochs(self) -> int:
+        return sum(self.tests_after(e) for e in range(1, self.epochs + 1))
 
     def lr_at(self, step: int, steps_per_epoch: int) -> float:
         """Learning rate at iteration `step` (0-based): linear warmup, then half-period cosine to min_lr."""
