@@ -66,8 +66,6 @@ FASHION_MNIST = {
 # one gets the calibration's general defaults (CalibrationConfig, reference_regime).
 PRESETS = {
     "fashion-mnist": FASHION_MNIST,
-    # AnyNetX_A, E and RegNetX with 4x the training images, which removes the bias against A's slow starters, and
-    # precise BN statistics, which make each run more repeatable: the better regime (docs/regime.md, 4.5-4.11).
     # AnyNetX_A, E and RegNetX in 2 epochs of 4x the default's images (3,200 per class), tested after each with
     # precise BN statistics: it removes the bias against A's slow starters (docs/regime.md, 4.5-4.11).
     "fashion-mnist-4x": {
@@ -252,7 +250,7 @@ def estimate_compute(config, preset: str) -> dict:
 def format_estimate(est: dict) -> str:
     precise = f"{est['precise_bn_images']:,} precise-BN + " if est.get("precise_bn_images") else ""
     tests = f"{precise}{est['test_images']:,} test images"
-    tested = est.get("tested_epochs", est["epochs"])
+    tested = est["tested_epochs"]
     per_model = (f"{est['epochs']} epochs x ({est['train_images']:,} train + {tests})" if tested == est["epochs"] else
                  f"({est['epochs']} epochs x {est['train_images']:,} train + {tested} test{'s' if tested > 1 else ''} "
                  f"x ({tests}))")

@@ -375,7 +375,7 @@ def setup_calibration(config: SweepConfig, sweep_dir, calibration: CalibrationCo
     reference_data, reference_recipe = reference_regime(config, reference)
     passes = dict(zip((REGIME, REFERENCE), check_longer(config, reference_data, reference_recipe)))
     sources = tuple(reuse_sources(reuse_reference))
-    copies = stored_reference_runs(sources, reference_data, reference_recipe) if sources else {}
+    copies = stored_reference_runs(sources, reference_data, reference_recipe)
     return CalibrationSetup(config, os.fspath(sweep_dir), calibration or CalibrationConfig(), reference_data,
                             reference_recipe, passes, sources, copies)
 
