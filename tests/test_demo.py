@@ -28,11 +28,13 @@ def test_every_preset_is_a_valid_sweep():
     for preset, n in (("fashion-mnist-4x", 20), ("cifar10", 100), ("imagenet", 500)):
         assert [(s.name, s.n) for s in demo_config(preset).spaces] == [(name, n) for name in SPACES]
     assert demo_config("imagenet").spaces[0].flops == (360_000_000, 400_000_000)
-    # The default trains 4 epochs on 8,000 images and tests once; the 4x preset 2 epochs on 4x the images, tested
-    # after each, over AnyNetX_A too: another regime of the same population, both with precise BN statistics.
+    # The default trains 4 epochs on 8,000 images and tests once, on all 10,000 test images; the 4x preset 2 epochs
+    # on 4x the images, tested after each on 5,000, over AnyNetX_A too: another regime of the same population, both
+    # with precise BN statistics.
     small, large = demo_config("fashion-mnist"), demo_config("fashion-mnist-4x")
     assert large.data.train_subset == 4 * small.data.train_subset
-    assert dataclasses.replace(large.data, train_subset=small.data.train_subset) == small.data
+    assert (small.data.test_subset, large.data.test_subset) == (None, 500)
+    assert dataclasses.replace(large.data, train_subset=small.data.train_subset, test_subset=None) == small.data
     assert (small.recipe.epochs, small.recipe.tested_epochs, large.recipe.epochs, large.recipe.tested_epochs) == \
         (4, 1, 2, 2)
     assert small.recipe.precise_bn_images == large.recipe.precise_bn_images == 2048
@@ -171,8 +173,8 @@ def test_compute_estimate_by_hand():
     assert small["test_images"] == split_sizes(config.data)[1]
     # The default trains 4 epochs and tests once, after precise BN statistics over 2,048 images (32 batches of 64).
     assert (small["epochs"], small["tested_epochs"], small["precise_bn_images"]) == (4, 1, 2048)
-    assert small["image_passes"] == pytest.approx(4 * (4 * 10 * per_class + (2048 + 5000) / 3))
-    assert "4 models x (4 epochs x 8,000 train + 1 test x (2,048 precise-BN + 5,000 test images))" in \
+    assert small["image_passes"] == pytest.approx(4 * (4 * 10 * per_class + (2048 + 10_000) / 3))
+    assert "4 models x (4 epochs x 8,000 train + 1 test x (2,048 precise-BN + 10,000 test images))" in \
         format_estimate(small)
     assert "precise-BN" not in format_estimate(estimate_compute(demo_config("cifar10"), "cifar10"))
     # The 4x preset's runs are tested after each of their 2 epochs, after precise BN statistics.
