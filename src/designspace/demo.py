@@ -51,8 +51,8 @@ FASHION_MNIST = {
     "about": "Fashion-MNIST 28x28 on the CPU: small models, an 8,000-image subset, 4 epochs, precise BN statistics, "
              "the small-image regime",
     "spaces": ("anynetx_e", "regnetx"), "n": 20, "flops": "250K:2M", "resolution": 28,
-    # all 10,000 test images: tested once, they cost 4% of a run, and half the test set doubled the test-sampling
-    # part of the seed noise (docs/regime.md, 4.13)
+    # all 10,000 test images: tested once, they cost 4% of a run, and half of them doubles the variance that test
+    # sampling adds to the seed noise (docs/regime.md, 4.13)
     "data": {"name": "fashion-mnist", "train_subset": 800},
     # channels_last "on", not "auto": it trains faster on a CPU, and the per-model probe ate half the gain
     "recipe": {"regime": "small-images", "epochs": 4, "batch_size": 64, "channels_last": "on",
