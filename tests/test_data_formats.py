@@ -1,8 +1,10 @@
 """Every data format read from small files the test writes: IDX gz, CIFAR pickles, class folders."""
 import gzip
+import importlib.util
 import os
 import pickle
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,8 @@ from designspace import DesignspaceError
 from designspace.data import DataConfig, clear_cache, dataset_shape, load_dataset
 from designspace.data.cifar import read_batch
 from designspace.data.idx import read_idx
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
 def write_idx(path, array):
@@ -122,6 +126,26 @@ def test_cifar10_and_cifar100_pickle_folders(tmp_path):
             pickle.dump(_cifar_batch(5, "fine_labels", 100, seed), f)
     data100 = load_dataset(DataConfig("cifar100", root=str(root100)))
     assert data100.num_classes == 100 and data100.train_images.shape == (5, 3, 32, 32)
+
+
+def test_the_cifar_standin_is_fashion_mnist_padded_and_read_as_cifar10(tmp_path):
+    spec = importlib.util.spec_from_file_location("cifar_standin", BENCHMARKS / "cifar_standin.py")
+    standin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(standin)
+    arrays = write_mnist_folder(tmp_path / "fm", n_train=43, n_test=20)
+    line = standin.write_standin(str(tmp_path / "fm"), str(tmp_path / "c10"))
+    assert line.endswith(": 43 training images (4-5 per class), 20 test images, 32x32x3")
+    assert sorted(os.listdir(tmp_path / "c10")) == [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    data = load_dataset(DataConfig("cifar10", root=str(tmp_path / "c10")))
+    assert data.train_images.shape == (43, 3, 32, 32) and data.test_images.shape == (20, 3, 32, 32)
+    source = torch.from_numpy(arrays["train-images-idx3-ubyte.gz"])
+    for channel in range(3):
+        assert torch.equal(data.train_images[:, channel, 2:30, 2:30], source)
+    border = data.train_images.clone()
+    border[:, :, 2:30, 2:30] = 0
+    assert int(border.sum()) == 0
+    assert data.train_labels.tolist() == arrays["train-labels-idx1-ubyte.gz"].tolist()
+    assert torch.equal(data.test_images[:, 1, 2:30, 2:30], torch.from_numpy(arrays["t10k-images-idx3-ubyte.gz"]))
 
 
 class _Evil:

@@ -88,7 +88,9 @@ PRESETS = {
                    "cuda_graph": True},
         "space_options": {"stem": "cifar"},
         "runner": {"type": "local", "device": "auto", "models_per_gpu": 4},
-        "rate": ("GPU", 80000.0),
+        # The whole GPU's training rate measured for the cifar10 profiles' deepest models (one H200, 4 or 8 at once,
+        # docs/regime.md 4.14); shallower models run faster, and the measured pace replaces it after 12 models.
+        "rate": ("GPU", 23000.0),
     },
     "imagenet": {
         "about": "ImageNet 224x224: the paper's 400MF low-epoch regime",
