@@ -100,11 +100,10 @@ def main() -> None:
     parser.add_argument("--exclude", action="append", default=[], metavar="TEXT",
                         help="skip the runs whose label contains TEXT (repeatable), e.g. runs measured before")
     args = parser.parse_args()
-    from designspace.spec import NetSpec
-
     jobs = [job for job in jobs_for(args.profile, args.deepest_only, args.per_class, args.device)
             if not any(text in job[0] for text in args.exclude)]
-    jobs.sort(key=lambda job: -NetSpec.from_dict(job[1]).depth)  # the longest first: the last to finish waits least
+    # the deepest (longest) first, so the last run to finish waits least
+    jobs.sort(key=lambda job: sum(stage["depth"] for stage in job[1]["stages"]), reverse=True)
     print(f"{len(jobs)} runs ({args.profile} profiles) on {args.processes} processes, {args.device}")
     results = []
     with get_context("spawn").Pool(args.processes) as pool:

@@ -272,10 +272,10 @@ def test_a_run_on_another_thread_count_lands_within_the_seed_noise(tmp_path):
     """Other floating-point sums (as on another machine): the same sampled models, errors within the seed noise.
 
     Two models of each space, each trained from its seed with 1 thread (as a sweep, two at a time) and with 2
-    threads. If the thread count changes
-    a run as much as another seed would, the root mean square of the 6 differences over sqrt(2) estimates the
-    seed noise. The bound is 2.5 times 0.83 points, the former 2-epoch regime's seed noise over 36 models of these
-    spaces (docs/regime.md 4.6); today's 4-epoch regime measured 0.42 over 48 of AnyNetX_E and RegNetX (4.12).
+    threads. If the thread count changes a run as much as another seed would, the root mean square of the 6
+    differences over sqrt(2) estimates the seed noise. The bound is 2.5 times 0.83 points, the former 2-epoch
+    regime's seed noise over 36 models of these spaces (docs/regime.md 4.6); today's 4-epoch regime measured 0.42
+    over 48 of AnyNetX_E and RegNetX (4.12).
     One model alone says little: the first one, a slow starter (widths 16, 8, 192, 8), spread over 19.3-22.6%
     in five runs of the former regime, and its 1- and 2-thread runs differed by 2.7 points, while the 6 models'
     estimate was 0.86 (section 4.8). With the models' own seed noise, chance exceeds the bound well under once
