@@ -1,4 +1,4 @@
-"""What a training step of the demo's models costs on this CPU: smaller batches, and bf16 autocast.
+"""What a training step of the demo's models costs on this CPU: torch's own convolutions, smaller batches, bf16.
 
     python benchmarks/bench_cpu_step.py                  # 6 of the demo's models, one thread
     python benchmarks/bench_cpu_step.py --models 12 --rounds 5
@@ -7,7 +7,9 @@ The small-image regime trains in fp32 at batch 64 (docs/regime.md). This measure
 demo's own models (its spaces and band, spread as `designspace calibrate` spreads them), the
 images per second of one training step (forward, loss, backward, the library's SGD, all as the
 demo's recipe says; channels_last, synthetic data of Fashion-MNIST's shape, one thread) at batch
-64 in fp32, the baseline, against batch 32 and 16 (more steps for the same images) and against bf16 autocast at batch 64. The rows are timed
+64 in fp32, the baseline, against the same with torch's nn.Conv2d in place of the library's
+SmallMapConv2d (models/small_maps.py), against batch 32 and 16 (more steps for the same images)
+and against bf16 autocast at batch 64. The rows are timed
 in turns, best of --rounds, so a load that comes and goes hits them alike. Printed: each row's
 images/s over all models (the harmonic mean, what a sweep of them sees) and its ratio to the
 baseline, and whether this CPU has native bf16 instructions.
@@ -20,8 +22,9 @@ import time
 
 import torch
 
-ROWS = (("fp32, batch 64 (baseline)", 64, False), ("fp32, batch 32", 32, False), ("fp32, batch 16", 16, False),
-        ("bf16 autocast, batch 64", 64, True))
+ROWS = (("fp32, batch 64 (baseline)", 64, False, False), ("torch's nn.Conv2d, fp32, batch 64", 64, False, True),
+        ("fp32, batch 32", 32, False, False), ("fp32, batch 16", 16, False, False),
+        ("bf16 autocast, batch 64", 64, True, False))
 
 
 def demo_models(count: int):
@@ -36,17 +39,20 @@ def demo_models(count: int):
     return [(f"{row['space']} #{row['index']}", NetSpec.from_json(row["spec"])) for row in rows], config
 
 
-def step_function(spec, config, batch: int, bf16: bool):
+def step_function(spec, config, batch: int, bf16: bool, plain_convs: bool):
     """One training step of a fresh model of `spec` in the demo's recipe (as the library's Trainer builds it),
     at this batch size, on synthetic images of the demo's data set's shape, at the recipe's peak lr."""
     from designspace.data.datasets import dataset_shape
     from designspace.models import build_model
+    from designspace.models.small_maps import use_plain_convs
     from designspace.train import SGD, parameter_groups
 
     recipe = dataclasses.replace(config.recipe, batch_size=batch)
     channels, classes, side = dataset_shape(config.data)
     torch.manual_seed(0)
     model = build_model(spec, zero_init_last_bn=recipe.zero_init_last_bn).to(memory_format=torch.channels_last)
+    if plain_convs:
+        use_plain_convs(model)
     optimizer = SGD(parameter_groups(model, recipe.weight_decay, recipe.exclude_norm_and_bias_from_decay),
                     recipe.momentum, recipe.nesterov, recipe.grad_clip)
     images = torch.randn(batch, channels, side, side).contiguous(memory_format=torch.channels_last)
@@ -85,19 +91,19 @@ def main() -> None:
     models, config = demo_models(args.models)
     total = [0.0] * len(ROWS)  # sum over models of seconds per image: the harmonic mean's denominator
     for name, spec in models:
-        steps = [step_function(spec, config, batch, bf16) for _, batch, bf16 in ROWS]
+        steps = [step_function(spec, config, batch, bf16, plain) for _, batch, bf16, plain in ROWS]
         for step in steps:
             step()  # warm-up: first-call allocations and kernel choices
         best = [float("inf")] * len(ROWS)
         for _ in range(args.rounds):
-            for i, (step, (_, batch, _)) in enumerate(zip(steps, ROWS)):
+            for i, (step, (_, batch, _, _)) in enumerate(zip(steps, ROWS)):
                 best[i] = min(best[i], seconds_per_image(step, batch, args.images))
         total = [t + b for t, b in zip(total, best)]
         print(f"  {name:14s} depth {sum(s.depth for s in spec.stages)}, "
               + ", ".join(f"{1 / b:,.0f}" for b in best) + " images/s")
-    print(f"\n{'row':28s} {'images/s':>9s} {'time / baseline':>16s}")
-    for (name, _, _), t in zip(ROWS, total):
-        print(f"{name:28s} {len(models) / t:9,.0f} {t / total[0]:15.2f}x")
+    print(f"\n{'row':36s} {'images/s':>9s} {'time / baseline':>16s}")
+    for (name, *_), t in zip(ROWS, total):
+        print(f"{name:36s} {len(models) / t:9,.0f} {t / total[0]:15.2f}x")
 
 
 if __name__ == "__main__":

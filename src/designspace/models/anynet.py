@@ -27,6 +27,7 @@ from torch import nn
 from ..spec import NetSpec, StageSpec
 from .blocks import BLOCKS
 from .counting import Cx, batchnorm, conv, global_pool, linear, take
+from .small_maps import SmallMapConv2d
 from .stems import STEMS
 
 STAGE_FIELDS = ("depth", "width", "stride", "bottleneck_ratio", "group_width", "se_ratio")
@@ -65,7 +66,7 @@ class Head(nn.Module):
     def __init__(self, w_in: int, head_width: int, num_classes: int):
         super().__init__()
         if head_width:
-            self.conv = nn.Conv2d(w_in, head_width, 1, bias=False)
+            self.conv = SmallMapConv2d(w_in, head_width, 1, bias=False)
             self.bn = nn.BatchNorm2d(head_width)
             w_in = head_width
         self.num_features = w_in  # what the FC sees

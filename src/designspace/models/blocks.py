@@ -13,6 +13,7 @@ from torch import nn
 
 from ..spec import bottleneck_width
 from .counting import Cx, batchnorm, conv, global_pool, rint
+from .small_maps import SmallMapConv2d
 
 
 class SqueezeExcitation(nn.Module):
@@ -20,8 +21,8 @@ class SqueezeExcitation(nn.Module):
 
     def __init__(self, width: int, se_width: int):
         super().__init__()
-        self.reduce = nn.Conv2d(width, se_width, 1, bias=True)
-        self.expand = nn.Conv2d(se_width, width, 1, bias=True)
+        self.reduce = SmallMapConv2d(width, se_width, 1, bias=True)
+        self.expand = SmallMapConv2d(se_width, width, 1, bias=True)
 
     def forward(self, x):
         s = x.mean((2, 3), keepdim=True)
@@ -40,7 +41,7 @@ class Shortcut(nn.Module):
 
     def __init__(self, w_in: int, w_out: int, stride: int):
         super().__init__()
-        self.conv = nn.Conv2d(w_in, w_out, 1, stride=stride, bias=False)
+        self.conv = SmallMapConv2d(w_in, w_out, 1, stride=stride, bias=False)
         self.bn = nn.BatchNorm2d(w_out)
 
     def forward(self, x):
@@ -75,12 +76,12 @@ class XBlock(nn.Module):
         super().__init__()
         w_b = bottleneck_width(w_out, bottleneck_ratio)
         groups = w_b // group_width
-        self.conv_a = nn.Conv2d(w_in, w_b, 1, bias=False)
+        self.conv_a = SmallMapConv2d(w_in, w_b, 1, bias=False)
         self.bn_a = nn.BatchNorm2d(w_b)
-        self.conv_b = nn.Conv2d(w_b, w_b, 3, stride=stride, padding=1, groups=groups, bias=False)
+        self.conv_b = SmallMapConv2d(w_b, w_b, 3, stride=stride, padding=1, groups=groups, bias=False)
         self.bn_b = nn.BatchNorm2d(w_b)
         self.se = SqueezeExcitation(w_b, int(round(se_ratio * w_in))) if se_ratio > 0 else None
-        self.conv_c = nn.Conv2d(w_b, w_out, 1, bias=False)
+        self.conv_c = SmallMapConv2d(w_b, w_out, 1, bias=False)
         self.bn_c = nn.BatchNorm2d(w_out)
         self.bn_c.final_bn = True  # zero-initialised on request
         self.shortcut = Shortcut(w_in, w_out, stride) if Shortcut.needed(w_in, w_out, stride) else None
@@ -115,9 +116,9 @@ class TwoConvBlock(nn.Module):
 
     def __init__(self, w_in: int, w_out: int, stride: int, **_ignored):
         super().__init__()
-        self.conv_a = nn.Conv2d(w_in, w_out, 3, stride=stride, padding=1, bias=False)
+        self.conv_a = SmallMapConv2d(w_in, w_out, 3, stride=stride, padding=1, bias=False)
         self.bn_a = nn.BatchNorm2d(w_out)
-        self.conv_b = nn.Conv2d(w_out, w_out, 3, padding=1, bias=False)
+        self.conv_b = SmallMapConv2d(w_out, w_out, 3, padding=1, bias=False)
         self.bn_b = nn.BatchNorm2d(w_out)
         self.shortcut = None
         if self.residual:

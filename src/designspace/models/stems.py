@@ -4,6 +4,7 @@ from __future__ import annotations
 from torch import nn
 
 from .counting import Cx, batchnorm, conv, maxpool
+from .small_maps import SmallMapConv2d
 
 
 class ConvStem(nn.Module):
@@ -13,7 +14,7 @@ class ConvStem(nn.Module):
 
     def __init__(self, in_channels: int, width: int):
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, width, 3, stride=self.stride, padding=1, bias=False)
+        self.conv = SmallMapConv2d(in_channels, width, 3, stride=self.stride, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
 
@@ -36,7 +37,7 @@ class ResStem(nn.Module):
 
     def __init__(self, in_channels: int, width: int):
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False)
+        self.conv = SmallMapConv2d(in_channels, width, 7, stride=2, padding=3, bias=False)
         self.bn = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.pool = nn.MaxPool2d(3, stride=2, padding=1)
