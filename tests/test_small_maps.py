@@ -80,6 +80,20 @@ def test_weight_grad_by_shifts_is_the_weight_gradient(stride, padding, groups, s
                                rtol=1e-12, atol=1e-12)
 
 
+def test_padding_by_name_and_dilation_run_torchs_convolution():
+    """Layers the routes do not cover train as nn.Conv2d does, on a map smaller than the kernel."""
+    for options in (dict(padding="same"), dict(padding=2, dilation=2)):
+        torch.manual_seed(0)
+        ours, plain = SmallMapConv2d(8, 8, 3, **options), nn.Conv2d(8, 8, 3, **options)
+        plain.load_state_dict(ours.state_dict())
+        x = torch.randn(2, 8, 1, 1)
+        out, grads, route = _forward_backward(ours, x)
+        expected_out, expected_grads, _ = _forward_backward(plain, x)
+        assert ours.route is None and route == "native"
+        for got, want in zip([out, *grads], [expected_out, *expected_grads]):
+            assert torch.equal(got, want)
+
+
 def test_inference_and_tracing_run_torchs_convolution():
     """A loaded checkpoint predicts exactly as with nn.Conv2d; an exported graph holds convolutions."""
     for case in ((64, 64, 3, 1, 16, False), (80, 32, 1, 1, 1, True)):

@@ -70,10 +70,19 @@ def _native_only(x) -> bool:
 class SmallMapConv2d(nn.Conv2d):
     """nn.Conv2d, faster on a CPU where the feature map is tiny (see the module docstring)."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Fixed by the layer, so decided once: None (torch's only), "pointwise" or "smaller_than_kernel".
+        numeric_padding = not isinstance(self.padding, str)  # "same"/"valid" have no per-side sizes
+        self.route = None
+        if self.dilation == (1, 1) and self.padding_mode == "zeros" and numeric_padding:
+            pointwise = self.kernel_size == (1, 1) and self.groups == 1 and self.padding == (0, 0)
+            self.route = "pointwise" if pointwise else "smaller_than_kernel"
+
     def forward(self, x):
-        if _native_only(x) or self.dilation != (1, 1) or self.padding_mode != "zeros":
+        if self.route is None or _native_only(x):
             return super().forward(x)
-        if self.kernel_size == (1, 1) and self.groups == 1 and self.padding == (0, 0):
+        if self.route == "pointwise":
             sh, sw = self.stride
             h, w = -(-x.shape[2] // sh), -(-x.shape[3] // sw)
             if h * w <= SMALL_MAP_PIXELS and x.is_contiguous(memory_format=torch.channels_last):
