@@ -8,7 +8,8 @@ from torch import nn
 
 from designspace import get_spec
 from designspace.models import build_model
-from designspace.models.small_maps import SmallMapConv2d, use_plain_convs, weight_grad_by_shifts
+from designspace.models.small_maps import (SmallMapConv2d, training_convolutions, use_plain_convs,
+                                          weight_grad_by_shifts)
 
 ROUTE_OF_GRAD_FN = {"ConvolutionBackward0": "native", "PermuteBackward0": "matmul",
                     "_ConvSmallerThanKernelBackward": "weight grad by shifts"}
@@ -137,3 +138,11 @@ def test_sampled_and_zoo_models_train_as_with_torchs_convolutions(spec):
     assert losses[0] == pytest.approx(losses[1], rel=1e-4)
     for a, b in zip(ours.state_dict().values(), plain.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_a_run_records_which_convolution_code_trains_it():
+    model = build_model(get_spec("RegNetX-200MF"))
+    assert training_convolutions(model, torch.device("cpu")) == "SmallMapConv2d"
+    assert training_convolutions(model, torch.device("cuda")) == "torch"  # CUDA runs torch's convolution
+    assert training_convolutions(use_plain_convs(model), torch.device("cpu")) == "torch"
+    assert training_convolutions(nn.Sequential(SmallMapConv2d(4, 4, 3, dilation=2)), "cpu") == "torch"

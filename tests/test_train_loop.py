@@ -139,6 +139,8 @@ def test_train_accepts_a_loaded_data_set_and_options():
     assert result.settings["data_sizes"]["train_size"] == 256
     # The CPU kernels that ran: another kernel set (AVX2 vs AVX512) sums in another order (docs/regime.md, 4.11).
     assert result.settings["cpu_kernels"] == torch.backends.cpu.get_cpu_capability()
+    # ... and the convolution code, which also sets the last bits (docs/regime.md, 4.15).
+    assert result.settings["convolutions"] == "SmallMapConv2d"
 
 
 def test_cli_train_writes_the_result(tmp_path, run_cli):

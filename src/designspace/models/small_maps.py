@@ -97,6 +97,13 @@ class SmallMapConv2d(nn.Conv2d):
         return rows.view(n, h, w, self.out_channels).permute(0, 3, 1, 2)  # channels-last, like the input
 
 
+def training_convolutions(model: nn.Module, device: torch.device) -> str:
+    """The convolution code that trains `model` on `device`, recorded with each run: "SmallMapConv2d" where its
+    CPU routes can run, else "torch". Runs of the two differ in their last bits, as on another CPU kernel set."""
+    routed = any(isinstance(m, SmallMapConv2d) and m.route is not None for m in model.modules())
+    return "SmallMapConv2d" if routed and torch.device(device).type == "cpu" else "torch"
+
+
 def use_plain_convs(model: nn.Module) -> nn.Module:
     """Make every SmallMapConv2d of `model` a plain nn.Conv2d, in place (the baseline of comparisons)."""
     for module in model.modules():

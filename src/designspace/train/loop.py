@@ -26,6 +26,7 @@ from ..data import DataConfig, load_dataset, make_loader
 from ..errors import DesignspaceError
 from ..io import atomic_write_json
 from ..models import build_model
+from ..models.small_maps import training_convolutions
 from ..results import Status
 from . import ddp
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, restore_rng, run_fingerprint, save_checkpoint
@@ -232,7 +233,8 @@ class Trainer:
                 "world_size": self.ctx.world_size, "backend": self.ctx.backend, "channels_last": self.channels_last,
                 "autocast": "bf16" if self.amp else "fp32", "cuda_graph": graphed,
                 "loader": "device" if fast else "dataloader", "threads": torch.get_num_threads(),
-                "torch": torch.__version__, "cpu_kernels": torch.backends.cpu.get_cpu_capability()}
+                "torch": torch.__version__, "cpu_kernels": torch.backends.cpu.get_cpu_capability(),
+                "convolutions": training_convolutions(self.model, self.device)}
 
     # ---- one epoch -------------------------------------------------------------------------------
     def train_epoch(self, epoch: int) -> dict:
