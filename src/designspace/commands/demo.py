@@ -1,7 +1,7 @@
 """`designspace demo`: the paper's design-space study in miniature (see designspace.demo).
 
     designspace demo                                   # Fashion-MNIST, this CPU, under 10 minutes
-    designspace demo --calibrate                       # is the demo's regime a valid proxy? (its own run, ~1 h)
+    designspace demo --calibrate                       # is the demo's regime a valid proxy? (1-2 h on 2 cores)
     designspace demo --preset fashion-mnist-4x         # 4x the data, precise BN: the better-ranking regime
     designspace demo --spaces anynetx_a,anynetx_e,regnetx   # AnyNetX_A too (its slow starters: docs/regime.md)
     designspace demo --all-spaces                      # AnyNetX A..E and RegNetX, the paper's four comparisons
