@@ -19,12 +19,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from typing import NamedTuple
 
 import torch
 
-ROWS = (("fp32, batch 64 (baseline)", 64, False, False), ("torch's nn.Conv2d, fp32, batch 64", 64, False, True),
-        ("fp32, batch 32", 32, False, False), ("fp32, batch 16", 16, False, False),
-        ("bf16 autocast, batch 64", 64, True, False))
+
+class Row(NamedTuple):
+    name: str
+    batch: int
+    bf16: bool = False
+    plain_convs: bool = False  # torch's nn.Conv2d in place of the library's SmallMapConv2d
+
+
+ROWS = (Row("fp32, batch 64 (baseline)", 64), Row("torch's nn.Conv2d, fp32, batch 64", 64, plain_convs=True),
+        Row("fp32, batch 32", 32), Row("fp32, batch 16", 16), Row("bf16 autocast, batch 64", 64, bf16=True))
 
 
 def demo_models(count: int):
@@ -91,19 +99,19 @@ def main() -> None:
     models, config = demo_models(args.models)
     total = [0.0] * len(ROWS)  # sum over models of seconds per image: the harmonic mean's denominator
     for name, spec in models:
-        steps = [step_function(spec, config, batch, bf16, plain) for _, batch, bf16, plain in ROWS]
+        steps = [step_function(spec, config, row.batch, row.bf16, row.plain_convs) for row in ROWS]
         for step in steps:
             step()  # warm-up: first-call allocations and kernel choices
         best = [float("inf")] * len(ROWS)
         for _ in range(args.rounds):
-            for i, (step, (_, batch, _, _)) in enumerate(zip(steps, ROWS)):
-                best[i] = min(best[i], seconds_per_image(step, batch, args.images))
+            for i, (step, row) in enumerate(zip(steps, ROWS)):
+                best[i] = min(best[i], seconds_per_image(step, row.batch, args.images))
         total = [t + b for t, b in zip(total, best)]
         print(f"  {name:14s} depth {sum(s.depth for s in spec.stages)}, "
               + ", ".join(f"{1 / b:,.0f}" for b in best) + " images/s")
     print(f"\n{'row':36s} {'images/s':>9s} {'time / baseline':>16s}")
-    for (name, *_), t in zip(ROWS, total):
-        print(f"{name:36s} {len(models) / t:9,.0f} {t / total[0]:15.2f}x")
+    for row, t in zip(ROWS, total):
+        print(f"{row.name:36s} {len(models) / t:9,.0f} {t / total[0]:15.2f}x")
 
 
 if __name__ == "__main__":

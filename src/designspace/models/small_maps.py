@@ -80,16 +80,20 @@ class SmallMapConv2d(nn.Conv2d):
             self.route = "pointwise" if pointwise else "smaller_than_kernel"
 
     def forward(self, x):
-        if self.route is None or _native_only(x):
-            return super().forward(x)
-        if self.route == "pointwise":
+        # The shape test first: it is cheaper than _native_only and fails for every map that is not tiny.
+        if self.route == "pointwise" and self._pointwise_map_is_small(x) and not _native_only(x):
             sh, sw = self.stride
-            h, w = -(-x.shape[2] // sh), -(-x.shape[3] // sw)
-            if h * w <= SMALL_MAP_PIXELS and x.is_contiguous(memory_format=torch.channels_last):
-                return self._pointwise_as_matmul(x[:, :, ::sh, ::sw] if (sh, sw) != (1, 1) else x)
-        elif x.shape[2] < self.kernel_size[0] or x.shape[3] < self.kernel_size[1]:
+            return self._pointwise_as_matmul(x[:, :, ::sh, ::sw] if (sh, sw) != (1, 1) else x)
+        if self.route == "smaller_than_kernel" and self._map_is_smaller_than_kernel(x) and not _native_only(x):
             return _ConvSmallerThanKernel.apply(x, self.weight, self.bias, self.stride, self.padding, self.groups)
         return super().forward(x)
+
+    def _pointwise_map_is_small(self, x) -> bool:
+        h, w = -(-x.shape[2] // self.stride[0]), -(-x.shape[3] // self.stride[1])  # the output map
+        return h * w <= SMALL_MAP_PIXELS and x.is_contiguous(memory_format=torch.channels_last)
+
+    def _map_is_smaller_than_kernel(self, x) -> bool:
+        return x.shape[2] < self.kernel_size[0] or x.shape[3] < self.kernel_size[1]
 
     def _pointwise_as_matmul(self, x):
         n, c, h, w = x.shape
